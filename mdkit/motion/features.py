@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .kinematics import forward_kinematics, inverse_kinematics
-from .quaternion import qbetween, qinv, qmul, qrot, quaternion_to_cont6d
+from .quaternion import as_tensor, qbetween, qinv, qmul, qrot, quaternion_to_cont6d
 from .skeletons import SkeletonDef, get_skeleton
 
 __all__ = ['joints_to_features', 'features_to_joints', 'retarget_joints',
@@ -224,8 +224,7 @@ def features_to_joints(features, skeleton: str | SkeletonDef = 'humanml3d'):
     """
     skel = get_skeleton(skeleton)
     is_numpy = isinstance(features, np.ndarray)
-    data = torch.from_numpy(np.require(features, requirements=['C', 'W'])) if is_numpy \
-        else features
+    data = as_tensor(features) if is_numpy else features
     if data.shape[-1] != skel.feature_dim:
         raise ValueError(f'Expected features with last dimension {skel.feature_dim} for skeleton '
                          f'{skel.name!r}, got shape {tuple(data.shape)}.')

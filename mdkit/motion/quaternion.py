@@ -25,6 +25,11 @@ __all__ = [
 ]
 
 
+def as_tensor(array: np.ndarray) -> torch.Tensor:
+    """View a numpy array as a tensor (copying only if read-only or non-contiguous)."""
+    return torch.from_numpy(np.require(array, requirements=['C', 'W']))
+
+
 def _numpy_compatible(fn):
     """Let a torch implementation take and return numpy arrays as well."""
 
@@ -32,10 +37,7 @@ def _numpy_compatible(fn):
     def wrapper(*args, **kwargs):
         was_numpy = any(isinstance(a, np.ndarray) for a in args)
         if was_numpy:
-            args = tuple(
-                torch.from_numpy(np.require(a, requirements=['C', 'W'])) if isinstance(a, np.ndarray)
-                else a
-                for a in args)
+            args = tuple(as_tensor(a) if isinstance(a, np.ndarray) else a for a in args)
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
             dtype = torch.promote_types(tensors[0].dtype, torch.float32)
             for t in tensors[1:]:
