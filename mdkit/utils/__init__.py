@@ -1,4 +1,9 @@
 """Helpers with no registration side effects."""
 from .data_root import find_motion_data_root
+from .registry_utils import UnexpectedConfigKeyError, UnregisteredTypeError, build_from_cfg_checked
+from .setup_env import register_all_modules
 
-__all__ = ['find_motion_data_root']
+__all__ = [
+    'find_motion_data_root', 'register_all_modules', 'build_from_cfg_checked',
+    'UnregisteredTypeError', 'UnexpectedConfigKeyError'
+]

@@ -185,7 +185,8 @@ def convert_trial(entry: dict, cmu_root: str, out_dir: str, cfg: ConversionConfi
     trial = entry['trial']
     split = assign_split(trial, cfg.split_ratios, cfg.split_salt)
     result = dict(trial=trial, split=split, skeleton=entry.get('skeleton'),
-                  source=entry.get('file'), clips=[], frames=0, frames_original=0, status='ok', error=None)
+                  source=entry.get('file'), clips=[], frames=0, frames_original=0, status='ok',
+                  error=None)
     try:
         captions = trial_captions(entry, cfg)
         if not captions:
@@ -241,7 +242,7 @@ def compute_mean_std(out_dir: str, ids: list, foot_bias: float = 5.0, group_std:
                            for i in ids]).astype(np.float64)
     mean, std = data.mean(0), data.std(0)
     if group_std:
-        for name, sl in feature_slices().items():
+        for sl in feature_slices().values():
             std[sl] = std[sl].mean()
         std[feature_slices()['foot_contact']] /= foot_bias
     std = np.maximum(std, 1e-6)
@@ -365,7 +366,8 @@ def _finalize(out_dir, entries, results, cfg, seconds, converted_now) -> dict:
                                 if r['status'] == 'too_short'),
         trials_by_skeleton=by_skeleton,
         clips=len(originals), clips_with_mirrors=sum(len(r['clips']) for r in ok),
-        frames_with_mirrors=frames, hours_without_mirrors=round(frames_original / cfg.fps / 3600, 4),
+        frames_with_mirrors=frames,
+        hours_without_mirrors=round(frames_original / cfg.fps / 3600, 4),
         split_clips={k: len(v) for k, v in splits.items()},
         split_trials={k: sum(1 for r in ok if r['split'] == k) for k in splits},
         converted_this_run=converted_now, seconds_this_run=round(seconds, 1),
