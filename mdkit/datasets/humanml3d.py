@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from mdkit.motion.codecs import load_mean_std
 from mdkit.motion.skeletons import get_skeleton
 from mdkit.registry import DATASETS, TRANSFORMS
+from mdkit.utils.registry_utils import build_from_cfg_checked
 
 __all__ = ['HumanML3DDataset', 'KITMLDataset', 'parse_text_file', 'DatasetLoadError']
 
@@ -142,7 +143,8 @@ class HumanML3DDataset(BaseDataset):
         text_meta = dict(skeleton=self.skeleton.name, split=split)
         for k, v in (metainfo or {}).items():
             (text_meta if isinstance(v, str) else meta)[k] = v
-        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        pipeline = [build_from_cfg_checked(t, TRANSFORMS) if isinstance(t, dict) else t
+                    for t in pipeline]
         super().__init__(ann_file=f'{split}.txt', metainfo=meta, data_root=data_root,
                          data_prefix=dict(), pipeline=pipeline, test_mode=test_mode,
                          indices=indices, lazy_init=lazy_init, serialize_data=True)

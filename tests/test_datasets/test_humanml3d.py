@@ -127,3 +127,10 @@ def test_bad_folders_and_files(hml_folder, tmp_path):
     os.remove(osp.join(hml_folder, 'Mean.npy'))
     with pytest.raises(FileNotFoundError, match='Mean.npy'):
         HumanML3DDataset(hml_folder, split='train', lenient=True)
+
+
+def test_pipeline_typo_suggests_close_name(hml_folder):
+    with pytest.raises(KeyError, match="Did you mean 'RandomCaption'"):
+        HumanML3DDataset(hml_folder, pipeline=[dict(type='RandomCaptions')])
+    with pytest.raises(TypeError, match='max_len'):
+        HumanML3DDataset(hml_folder, pipeline=[dict(type='CropMotion', max_len=10)])
