@@ -1,0 +1,1 @@
+"""Networks and model parts: encoders, fusion, denoisers, schedulers, losses, generators."""
