@@ -13,9 +13,9 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # 'gloo' works on CPU and GPU; tools/train.py calls mdkit.engine.init_dist_if_needed,
-    # which picks 'nccl' when CUDA is present (override: env_cfg.dist_cfg.backend=nccl).
-    dist_cfg=dict(backend='gloo'),
+    # Empty: tools/train.py calls mdkit.engine.init_dist_if_needed, which picks 'nccl' with
+    # CUDA and 'gloo' without. Set dist_cfg=dict(backend=...) to force one.
+    dist_cfg=dict(),
 )
 
 # Used only under a distributed launcher; drops DDP device_ids for CPU modules. The 'mdkit.'
