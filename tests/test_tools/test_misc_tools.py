@@ -57,7 +57,7 @@ def test_print_config_default_runtime_with_override():
     out = proc.stdout
     assert "default_scope = 'mdkit'" in out
     assert "log_level = 'DEBUG'" in out and 'interval=7' in out
-    assert 'DistSamplerSeedHook' in out and "backend='gloo'" in out
+    assert 'DistSamplerSeedHook' in out and 'model_wrapper_cfg' in out
 
 
 def test_print_config_missing_file():
