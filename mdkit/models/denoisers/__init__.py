@@ -1,0 +1,11 @@
+"""Motion denoisers (``MODELS``, names end in ``Denoiser``).
+
+Importing this package also registers the fusion blocks the denoisers build.
+"""
+from mdkit.models import fusion as _fusion  # noqa: F401  (registers the fusion blocks)
+
+from .embeddings import sinusoidal_positions, timestep_embedding
+from .transformer_denoiser import DenoiserLayer, MotionTransformerDenoiser
+
+__all__ = ['MotionTransformerDenoiser', 'DenoiserLayer', 'timestep_embedding',
+           'sinusoidal_positions']

@@ -1,0 +1,12 @@
+"""Fusion blocks: how conditions (text, later video) reach the motion denoiser.
+
+See :class:`~mdkit.models.fusion.base.BaseFusion` for the interface.
+"""
+from .attention import MultiHeadAttention
+from .base import BaseFusion, ModalityInputs, fusion_outputs, gather_modality, masked_mean
+from .text_fusion import AdditiveFusion, CrossAttentionFusion, PrefixTokenFusion
+
+__all__ = [
+    'BaseFusion', 'ModalityInputs', 'gather_modality', 'masked_mean', 'fusion_outputs',
+    'MultiHeadAttention', 'PrefixTokenFusion', 'CrossAttentionFusion', 'AdditiveFusion'
+]

@@ -1,0 +1,235 @@
+"""Text-conditioned motion diffusion: the thin composer used by the text-only baselines."""
+from __future__ import annotations
+
+import torch
+from mmengine.model import BaseModel
+from torch import nn
+
+from mdkit.registry import DIFFUSION_SCHEDULERS, GUIDANCE, MODELS
+from mdkit.structures import MotionDataSample
+from mdkit.utils.registry_utils import build_from_cfg_checked
+
+__all__ = ['TextMotionDiffusion']
+
+
+def _build(cfg, registry, **kwargs):
+    if cfg is None or not isinstance(cfg, dict):
+        return cfg
+    return build_from_cfg_checked(cfg, registry, **kwargs)
+
+
+@MODELS.register_module()
+class TextMotionDiffusion(BaseModel):
+    """Diffusion over HumanML3D-style features conditioned on text.
+
+    Every slot is a config dict or a built object: ``text_encoder``
+    (``MODELS``, frozen), ``fusion`` (``MODELS``, handed to the denoiser, its
+    ``text_dim`` defaulting to the text encoder's width), ``denoiser`` (``MODELS``),
+    ``train_scheduler`` (``DIFFUSION_SCHEDULERS``, noise schedule and
+    prediction type), ``sampler`` (``DIFFUSION_SCHEDULERS``, e.g. DDIM),
+    ``losses`` (name -> ``MODELS`` loss config), ``guidance`` (``GUIDANCE``,
+    optional) and ``data_preprocessor`` (``MotionDataPreprocessor``, owns the
+    codec and its statistics).
+
+    Args:
+        text_encoder (dict | nn.Module): Text encoder.
+        denoiser (dict | nn.Module): Denoiser; built with ``input_dim`` = codec width.
+        train_scheduler (dict | object): Training noise schedule.
+        sampler (dict | object): Sampler used by ``predict``; built with the
+            training schedule as its ``scheduler`` unless it names one.
+        losses (dict[str, dict]): Named losses. Diffusion losses take
+            ``(pred, target, mask)``; losses with ``uses_codec = True`` take
+            ``(pred_x0, gt_x0, mask, codec)``.
+        data_preprocessor (dict): ``MotionDataPreprocessor`` config.
+        cond_drop_prob (float): Probability of dropping the text in training
+            (for classifier-free guidance). Defaults to 0.1.
+        guidance (dict | None): Guidance config. Defaults to None (conditional
+            prediction only).
+        num_inference_steps (int): Sampling steps. Defaults to 50.
+        max_length (int): Longest motion (frames) ``predict`` accepts; a config
+            value, not a code limit. Defaults to 196.
+        fusion (dict | nn.Module | None): Fusion block for the denoiser.
+            Defaults to None (the denoiser's own default).
+        init_cfg (dict | None): mmengine init config.
+    """
+
+    def __init__(self, text_encoder, denoiser, train_scheduler, sampler, losses: dict,
+                 data_preprocessor: dict, cond_drop_prob: float = 0.1, guidance=None,
+                 num_inference_steps: int = 50, max_length: int = 196, fusion=None,
+                 init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        codec = self.data_preprocessor.codec
+        self.text_encoder = _build(text_encoder, MODELS)
+        denoiser_defaults = dict(input_dim=codec.dim)
+        if fusion is not None:
+            if isinstance(fusion, dict):
+                fusion = dict(fusion)
+                fusion.setdefault('text_dim', self.text_encoder.out_dim)
+            denoiser_defaults['fusion'] = fusion
+        self.denoiser = _build(denoiser, MODELS, default_args=denoiser_defaults)
+        self.train_scheduler = _build(train_scheduler, DIFFUSION_SCHEDULERS)
+        self.sampler = _build(sampler, DIFFUSION_SCHEDULERS,
+                              default_args=dict(scheduler=self.train_scheduler))
+        self.guidance = _build(guidance, GUIDANCE)
+        if not losses:
+            raise ValueError('TextMotionDiffusion needs at least one loss in `losses`')
+        self.losses = nn.ModuleDict({k: _build(v, MODELS) for k, v in losses.items()})
+        if not 0.0 <= cond_drop_prob < 1.0:
+            raise ValueError(f'cond_drop_prob must be in [0, 1), got {cond_drop_prob}')
+        self.cond_drop_prob = cond_drop_prob
+        self.num_inference_steps = int(num_inference_steps)
+        self.max_length = int(max_length)
+        pt_model = getattr(self.denoiser, 'prediction_type', None)
+        pt_sched = getattr(self.train_scheduler, 'prediction_type', None)
+        if pt_model is not None and pt_sched is not None and pt_model != pt_sched:
+            raise ValueError(f'denoiser.prediction_type={pt_model!r} but '
+                             f'train_scheduler.prediction_type={pt_sched!r}; set both the same')
+
+    @property
+    def codec(self):
+        """BaseMotionCodec: The codec of the data preprocessor."""
+        return self.data_preprocessor.codec
+
+    # -- conditions ------------------------------------------------------------------
+    def encode_text(self, texts: list, drop: torch.Tensor | None = None) -> dict:
+        """Encode captions into the denoiser's condition dict.
+
+        Args:
+            texts (list[str]): B captions.
+            drop (Tensor | None): (B,) bool, True where the text is dropped.
+
+        Returns:
+            dict: ``text_tokens (B, L, C)``, ``text_mask (B, L)``,
+            ``text_pooled (B, C)``, ``text_present (B,)``.
+        """
+        out = self.text_encoder(list(texts))
+        present = torch.ones(len(texts), dtype=torch.bool, device=out['tokens'].device)
+        if drop is not None:
+            present = present & ~drop.to(present.device)
+        return dict(text_tokens=out['tokens'], text_mask=out['mask'], text_pooled=out['pooled'],
+                    text_present=present)
+
+    @staticmethod
+    def _texts(data_samples) -> list:
+        texts = []
+        for i, s in enumerate(data_samples):
+            if 'text' not in s:
+                raise ValueError(f'data sample {i} has no text')
+            texts.append(s.text)
+        return texts
+
+    # -- mmengine interface ------------------------------------------------------------
+    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
+        """Dispatch to ``loss`` / ``predict`` / ``_forward`` by ``mode``."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f'Invalid mode {mode!r}: use "loss", "predict" or "tensor"')
+
+    def _noised(self, inputs):
+        x0, mask = inputs['motion'], inputs['mask']
+        b = x0.shape[0]
+        t = self.train_scheduler.sample_timesteps(b, device=x0.device)
+        noise = torch.randn_like(x0) * mask[..., None]
+        x_t = self.train_scheduler.add_noise(x0, noise, t) * mask[..., None]
+        return x0, mask, t, noise, x_t
+
+    def _forward(self, inputs: dict, data_samples):
+        """Denoiser output for a noised batch (``mode='tensor'``): (B, T, D)."""
+        _, mask, t, _, x_t = self._noised(inputs)
+        cond = self.encode_text(self._texts(data_samples))
+        return self.denoiser(x_t, t, mask, cond)
+
+    def loss(self, inputs: dict, data_samples) -> dict:
+        """Named training losses for a batch.
+
+        Args:
+            inputs (dict): ``motion (B, T, D)`` normalised, ``mask (B, T)``.
+            data_samples (list[MotionDataSample]): With ``text``.
+
+        Returns:
+            dict[str, Tensor]: One entry per configured loss (``loss_<name>``).
+        """
+        if inputs.get('motion') is None:
+            raise ValueError('loss() needs ground-truth motion in inputs["motion"]')
+        x0, mask, t, noise, x_t = self._noised(inputs)
+        drop = torch.rand(x0.shape[0], device=x0.device) < self.cond_drop_prob
+        cond = self.encode_text(self._texts(data_samples), drop)
+        pred = self.denoiser(x_t, t, mask, cond)
+        target = self.train_scheduler.get_target(x0, noise, t)
+        pred_x0 = None
+        out = {}
+        for name, loss_fn in self.losses.items():
+            if getattr(loss_fn, 'uses_codec', False):
+                if pred_x0 is None:
+                    pred_x0 = self.train_scheduler.pred_to_x0_eps(pred, x_t, t)[0]
+                out[f'loss_{name}'] = loss_fn(pred_x0, x0, mask, self.codec)
+            else:
+                out[f'loss_{name}'] = loss_fn(pred, target, mask)
+        return out
+
+    @torch.no_grad()
+    def sample(self, cond: dict, mask: torch.Tensor, num_steps: int | None = None,
+               generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+        """Sample normalised features for given conditions.
+
+        Args:
+            cond (dict): Condition dict (see :meth:`encode_text`).
+            mask (Tensor): (B, T) bool valid frames.
+            num_steps (int | None): Sampler steps. Defaults to ``num_inference_steps``.
+            generator (torch.Generator | None): Random generator.
+            progress (bool): Progress bar over steps.
+
+        Returns:
+            Tensor: (B, T, D) normalised features, zero at padded frames.
+        """
+        steps = int(num_steps or self.num_inference_steps)
+        b, t_max = mask.shape
+
+        def model_fn(x_t, t, step_index=0, total_steps=steps):
+            return self.denoiser(x_t, t, mask, cond)
+
+        fn = model_fn
+        if self.guidance is not None:
+            fn = self.guidance.wrap(self.denoiser, cond, mask)
+        return self.sampler.sample(fn, (b, t_max, self.codec.dim), mask=mask, num_steps=steps,
+                                   generator=generator, device=mask.device,
+                                   dtype=torch.float32, progress=progress)
+
+    def check_lengths(self, lengths) -> None:
+        """Raise a clear error for lengths outside [1, max_length]."""
+        for i, n in enumerate(lengths):
+            n = int(n)
+            if n < 1 or n > self.max_length:
+                raise ValueError(
+                    f'requested length {n} frames (sample {i}) is outside [1, {self.max_length}]'
+                    f' (max_length is a config value of {type(self).__name__}; raise it there '
+                    'if the denoiser was trained for longer motions)')
+
+    @torch.no_grad()
+    def predict(self, inputs: dict, data_samples, num_steps: int | None = None,
+                generator: torch.Generator | None = None, progress: bool = False) -> list:
+        """Generate motions for the texts and lengths of ``data_samples``.
+
+        Returns:
+            list[MotionDataSample]: Each with ``pred_motion`` (T_i, D) raw
+            features and ``pred_joints`` (T_i, J, 3).
+        """
+        mask = inputs['mask']
+        lengths = mask.sum(1)
+        self.check_lengths(lengths.tolist())
+        cond = self.encode_text(self._texts(data_samples))
+        x0 = self.sample(cond, mask, num_steps, generator, progress)
+        feats = self.data_preprocessor.denormalize_motion(x0)
+        joints = self.codec.decode(feats.double()).float()
+        out = []
+        for i, s in enumerate(data_samples):
+            n = int(lengths[i])
+            res = s if isinstance(s, MotionDataSample) else MotionDataSample()
+            res.pred_motion = feats[i, :n].cpu()
+            res.pred_joints = joints[i, :n].cpu()
+            out.append(res)
+        return out
