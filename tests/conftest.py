@@ -31,3 +31,20 @@ def cmu_root(motion_data_root):
     if not osp.isfile(osp.join(path, 'available_trials.json')):
         pytest.skip(f'CMU mocap data missing at {path}')
     return path
+
+
+#: Real CMU trials of every skeleton convention, enough for tiny training runs.
+MINI_TRIALS = ['01_01', '02_01', '02_02', '05_01', '60_01', '131_01', '16_01', '35_01', '16_15',
+               '07_01', '08_01', '06_01']
+
+
+@pytest.fixture(scope='session')
+def mini_cmu_dataset(cmu_root, tmp_path_factory):
+    """A HumanML3D-format folder converted from a dozen real CMU trials (all splits non-empty)."""
+    from mdkit.datasets.converters import ConversionConfig, assign_split, convert_dataset
+    out = str(tmp_path_factory.mktemp('mini_cmu'))
+    report = convert_dataset(cmu_root, out, ConversionConfig(), trials=MINI_TRIALS,
+                             progress=False)
+    assert report['trials_ok'] == len(MINI_TRIALS), report['trials_failed']
+    assert {assign_split(t) for t in MINI_TRIALS} == {'train', 'val', 'test'}
+    return out

@@ -1,2 +1,11 @@
 """Networks and model parts: encoders, fusion, denoisers, schedulers, losses, generators."""
-from . import data_preprocessors, denoisers, fusion, generators, guidance, text_encoders  # noqa: F401
+from . import (  # noqa: F401
+    data_preprocessors,
+    denoisers,
+    diffusion_schedulers,
+    fusion,
+    generators,
+    guidance,
+    losses,
+    text_encoders,
+)

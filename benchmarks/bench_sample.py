@@ -1,0 +1,78 @@
+"""Sampling latency: ms per generated motion vs. number of steps, batch size and guidance.
+
+Usage:
+    python benchmarks/bench_sample.py CONFIG [--checkpoint CKPT] [--steps 10 20 50]
+        [--batch-sizes 1 4 16] [--length 196] [--repeats 5] [--threads 2]
+
+Prints a table (median over repeats) and the target line: one 196-frame motion with 50 DDIM
+steps under 1 s. Without a checkpoint the weights are random (latency does not depend on them).
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--checkpoint', default=None)
+    p.add_argument('--steps', type=int, nargs='+', default=[10, 20, 50])
+    p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16])
+    p.add_argument('--length', type=int, default=196)
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--device', default='cpu')
+    return p.parse_args()
+
+
+def time_generate(gen, texts, length, steps, repeats):
+    """Median seconds of ``gen.generate`` over ``repeats`` runs (after one warm-up)."""
+    gen.generate(texts, [length] * len(texts), steps=steps, seed=0, batch_size=len(texts))
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        gen.generate(texts, [length] * len(texts), steps=steps, seed=r, batch_size=len(texts))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    from mdkit.apis import MotionGenerator
+    gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device)
+    model = gen.model
+    guidance = model.guidance
+    prompts = ['a person walks forward and turns around', 'someone jumps up and down',
+               'a man kicks with his left leg', 'a person dances salsa']
+    print(f'config: {args.config}')
+    print(f'denoiser params: {sum(p.numel() for p in model.denoiser.parameters()) / 1e6:.2f} M, '
+          f'length {args.length} frames, {args.threads} threads, device {args.device}, '
+          f'median of {args.repeats}')
+    print(f'{"guidance":<24}{"steps":>6}{"batch":>6}{"ms/batch":>10}{"ms/motion":>11}')
+    results = {}
+    for name, g in (('none', None), (type(guidance).__name__ if guidance else None, guidance)):
+        if name is None:
+            continue
+        model.guidance = g
+        for steps in args.steps:
+            for bs in args.batch_sizes:
+                texts = [prompts[i % len(prompts)] for i in range(bs)]
+                sec = time_generate(gen, texts, args.length, steps, args.repeats)
+                results[(name, steps, bs)] = sec
+                print(f'{name:<24}{steps:>6}{bs:>6}{sec * 1e3:>10.1f}{sec * 1e3 / bs:>11.1f}')
+    model.guidance = guidance
+    target = 1.0
+    for name in ('none', type(guidance).__name__ if guidance else None):
+        key = (name, 50, 1)
+        if key in results:
+            sec = results[key]
+            print(f'target: 1 motion x {args.length} frames, 50 steps, guidance={name}: '
+                  f'{sec * 1e3:.0f} ms = {sec / target:.2f} x the 1 s target '
+                  f'({"met" if sec < target else "NOT met"})')
+
+
+if __name__ == '__main__':
+    main()

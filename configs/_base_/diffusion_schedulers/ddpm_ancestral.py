@@ -1,0 +1,2 @@
+# Ancestral DDPM sampler on the (respaced) training schedule.
+sampler = dict(type='DDPMSampler')

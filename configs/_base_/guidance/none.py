@@ -1,0 +1,2 @@
+# No guidance: the conditional prediction as is.
+guidance = dict(type='NoGuidance')

@@ -1,0 +1,92 @@
+"""train -> resume -> test -> generate through the real tools, as subprocesses, on real data."""
+import glob
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'baselines', 'tmd_minilm-xattn-small_2k_cmu.py')
+
+
+def _options(data_root, max_iters):
+    opts = {
+        'model.denoiser.width': 32, 'model.denoiser.num_layers': 1, 'model.denoiser.num_heads': 2,
+        'model.denoiser.ff_dim': 64, 'model.num_inference_steps': 2,
+        'model.data_preprocessor.codec.mean': osp.join(data_root, 'Mean.npy'),
+        'model.data_preprocessor.codec.std': osp.join(data_root, 'Std.npy'),
+        'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': 4,
+        'default_hooks.checkpoint.interval': 2, 'default_hooks.logger.interval': 1,
+        'param_scheduler': '[]',
+    }
+    for loader, bs in (('train_dataloader', 4), ('val_dataloader', 4), ('test_dataloader', 4)):
+        opts[f'{loader}.dataset.data_root'] = data_root
+        opts[f'{loader}.batch_size'] = bs
+        opts[f'{loader}.num_workers'] = 0
+        opts[f'{loader}.persistent_workers'] = False
+    return [f'{k}={v}' for k, v in opts.items()]
+
+
+def _run(args, cwd):
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_round_trip(mini_cmu_dataset, tmp_path):
+    work = str(tmp_path / 'work')
+    _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work, '--cfg-options']
+         + _options(mini_cmu_dataset, 4), REPO)
+    assert osp.isfile(osp.join(work, 'iter_4.pth'))
+    # resume from the latest checkpoint and train two more iterations
+    proc = _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work, '--resume',
+                 '--cfg-options'] + _options(mini_cmu_dataset, 6), REPO)
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    assert osp.isfile(osp.join(work, 'iter_6.pth'))
+    logs = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    assert logs
+    # test loop -> JSON
+    out_json = str(tmp_path / 'test.json')
+    _run([osp.join(REPO, 'tools', 'test.py'), CONFIG, osp.join(work, 'iter_6.pth'),
+          '--work-dir', work, '--out', out_json, '--cfg-options']
+         + _options(mini_cmu_dataset, 6), REPO)
+    with open(out_json) as f:
+        metrics = json.load(f)['metrics']
+    assert 'plausibility/pred_foot_skate' in metrics and 'plausibility/gt_jitter' in metrics
+    # generate from a prompt file
+    prompts = tmp_path / 'prompts.txt'
+    prompts.write_text('a person walks forward#2.0s\nsomeone jumps#30\n')
+    out_dir = str(tmp_path / 'gen')
+    opts = _options(mini_cmu_dataset, 6)
+    _run([osp.join(REPO, 'tools', 'generate.py'), CONFIG, osp.join(work, 'iter_6.pth'),
+                 '--text-file', str(prompts), '--num-repetitions', '2', '--steps', '2',
+                 '--out-dir', out_dir, '--cfg-options'] + opts, REPO)
+    with open(osp.join(out_dir, 'results.json')) as f:
+        results = json.load(f)
+    assert len(results) == 4
+    lengths = sorted({r['frames'] for r in results})
+    assert lengths == [30, 40]
+    for r in results:
+        joints = np.load(r['joints'])
+        assert joints.shape == (r['frames'], 22, 3) and np.isfinite(joints).all()
+        assert np.load(r['features']).shape == (r['frames'], 263)
+        assert osp.getsize(r['video']) > 1000
+
+
+def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
+    work = str(tmp_path / 'w')
+    _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work, '--cfg-options']
+         + _options(mini_cmu_dataset, 2), REPO)
+    ckpt = osp.join(work, 'iter_2.pth')
+    opts = _options(mini_cmu_dataset, 2)
+    for extra, msg in ((['--text', '   '], 'empty'), (['--text', 'walk', '--length', '500'],
+                                                       'outside [1, 196]'),
+                       (['--text', 'walk', '--length', 'abc'], 'cannot parse length')):
+        proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'generate.py'), CONFIG,
+                               ckpt, '--no-video', '--out-dir', str(tmp_path / 'g')] + extra
+                              + ['--cfg-options'] + opts, cwd=REPO, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode != 0 and msg in proc.stderr, proc.stderr[-2000:]
