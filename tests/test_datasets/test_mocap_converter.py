@@ -15,6 +15,7 @@ from mdkit.datasets.converters import (
     make_clips,
     mirror_joints,
     mirror_text,
+    trial_captions,
 )
 from mdkit.motion import HUMANML3D_SKELETON, joints_to_features
 
@@ -134,3 +135,13 @@ def test_report_written(converted):
     with open(osp.join(out, 'conversion_report.json')) as f:
         rep = json.load(f)
     assert rep['clips'] * 2 == rep['clips_with_mirrors'] and rep['hours_without_mirrors'] > 0
+
+
+def test_placeholder_descriptions_fall_back_to_category():
+    cfg = ConversionConfig()
+    entry = dict(cmu_description='Unknown', cmu_subject_category='indian dance',
+                 kitml_captions=['A person dances.', 'a person dances.'])
+    assert trial_captions(entry, cfg) == ['indian dance', 'A person dances.']
+    entry = dict(cmu_description='walk # fast', kitml_captions=[])
+    assert trial_captions(entry, cfg) == ['walk fast']
+    assert trial_captions(dict(cmu_description='unknown'), cfg) == []

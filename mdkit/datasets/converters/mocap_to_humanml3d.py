@@ -29,7 +29,8 @@ from mdkit.motion.features import feature_slices, features_to_joints, joints_to_
 from mdkit.motion.skeletons import HUMANML3D_SKELETON
 
 __all__ = ['ConversionConfig', 'assign_split', 'compute_mean_std', 'convert_dataset',
-           'convert_trial', 'make_clips', 'mirror_joints', 'mirror_text', 'simple_tokens']
+           'convert_trial', 'make_clips', 'mirror_joints', 'mirror_text', 'simple_tokens',
+           'trial_captions']
 
 
 @dataclass
@@ -120,11 +121,22 @@ def _clean_caption(text: str) -> str:
     return text.strip()
 
 
+_PLACEHOLDERS = {'', 'unknown', 'none', 'n/a', 'na', '?'}
+
+
 def trial_captions(entry: dict, cfg: ConversionConfig) -> list:
-    """Captions of a trial: its CMU description and all of its KIT-ML captions."""
+    """Captions of a trial: its CMU description and all of its KIT-ML captions.
+
+    A placeholder description ("Unknown") is replaced by the CMU subject
+    category (e.g. "indian dance"), which still describes the motion.
+    """
     caps = []
-    if cfg.use_descriptions and entry.get('cmu_description'):
-        caps.append(_clean_caption(entry['cmu_description']))
+    if cfg.use_descriptions:
+        desc = _clean_caption(entry.get('cmu_description') or '')
+        if desc.lower() in _PLACEHOLDERS:
+            desc = _clean_caption(entry.get('cmu_subject_category') or '')
+        if desc.lower() not in _PLACEHOLDERS:
+            caps.append(desc)
     if cfg.use_kitml_captions:
         caps += [_clean_caption(c) for c in entry.get('kitml_captions') or []]
     seen, out = set(), []
