@@ -101,7 +101,7 @@ FUNCTIONS = Registry(
 #######################################################################
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='mdkit',
-    locations=['mdkit.models'])
+    locations=['mdkit.models', 'mdkit.evaluation.evaluators'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope='mdkit',
     locations=['mdkit.models'])

@@ -119,6 +119,8 @@ class PackMotionInputs(_BaseTransform):
             sample.text = results['text']
         if 'texts' in results:
             sample.texts = list(results['texts'])
+        if results.get('text_tokens'):
+            sample.set_metainfo(dict(text_tokens=list(results['text_tokens'])))
         if 'joints' in results:
             sample.gt_joints = torch.from_numpy(np.ascontiguousarray(results['joints']))
         if results.get('video_feat') is not None:
