@@ -48,3 +48,60 @@ def mini_cmu_dataset(cmu_root, tmp_path_factory):
     assert report['trials_ok'] == len(MINI_TRIALS), report['trials_failed']
     assert {assign_split(t) for t in MINI_TRIALS} == {'train', 'val', 'test'}
     return out
+
+
+def train_tiny_evaluator(data_root: str, split: str, out_path: str, steps: int = 60,
+                         seed: int = 0) -> str:
+    """Fit a tiny ContrastiveEvaluator to a split's clips (first caption) and export it."""
+    import numpy as np
+    import torch
+
+    from mdkit.datasets import HumanML3DDataset, motion_collate
+    from mdkit.evaluation.evaluators import ContrastiveEvaluatorModel, dataset_fingerprint
+    from mdkit.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    pipeline = [dict(type='RandomCaption', random=False),
+                dict(type='CropMotion', max_length=196, unit_length=4),
+                dict(type='PackMotionInputs')]
+    ds = HumanML3DDataset(data_root=data_root, split=split, min_length=20, max_length=None,
+                          pipeline=pipeline)
+    model = ContrastiveEvaluatorModel(
+        evaluator=dict(type='ContrastiveEvaluator', embed_dim=16, width=32, num_layers=1,
+                       num_heads=2, ff_dim=64, dropout=0.0,
+                       mean=osp.join(data_root, 'Mean.npy'), std=osp.join(data_root, 'Std.npy')),
+        data_preprocessor=dict(type='MotionDataPreprocessor',
+                               codec=dict(type='HumanML3DCodec'), normalize=False))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    n = min(len(ds), 32)
+    for _ in range(steps):
+        data = model.data_preprocessor(motion_collate([ds[i] for i in range(n)]), True)
+        loss = model(**data, mode='loss')['loss_infonce']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.export(out_path, dict(dataset=dataset_fingerprint(ds)))
+
+
+@pytest.fixture(scope='session')
+def tiny_evaluator_checkpoint(mini_cmu_dataset, tmp_path_factory):
+    """A tiny ContrastiveEvaluator trained briefly on the mini dataset and exported."""
+    return train_tiny_evaluator(mini_cmu_dataset, 'train',
+                                str(tmp_path_factory.mktemp('evaluator') / 'evaluator.pth'))
+
+
+#: Real CMU trials whose KIT-ML captions all differ (one clip per trial, no mirrors).
+CAPTIONED_TRIALS = ['01_01', '01_03', '01_07', '02_06', '02_09', '02_10', '05_16', '07_03',
+                    '07_11', '08_05', '08_01', '39_03']
+
+
+@pytest.fixture(scope='session')
+def captioned_cmu_dataset(cmu_root, tmp_path_factory):
+    """A HumanML3D-format folder of real trials with distinct captions, all in all.txt."""
+    from mdkit.datasets.converters import ConversionConfig, convert_dataset
+    out = str(tmp_path_factory.mktemp('captioned_cmu'))
+    cfg = ConversionConfig(mirror=False, use_descriptions=False, max_clip_seconds=600.0)
+    report = convert_dataset(cmu_root, out, cfg, trials=CAPTIONED_TRIALS, progress=False)
+    assert report['trials_ok'] == len(CAPTIONED_TRIALS), report['trials_failed']
+    return out

@@ -17,13 +17,25 @@ TINY = {
     'model.denoiser.width': 32, 'model.denoiser.num_layers': 1, 'model.denoiser.num_heads': 2,
     'model.denoiser.ff_dim': 64, 'model.num_inference_steps': 2,
 }
+TINY_EVALUATOR = {
+    'model.evaluator.width': 32, 'model.evaluator.num_layers': 1,
+    'model.evaluator.num_heads': 2, 'model.evaluator.ff_dim': 64, 'model.evaluator.embed_dim': 16,
+}
+
+
+def is_evaluator(cfg: Config) -> bool:
+    """Whether the config trains a text-motion evaluator (not a generator)."""
+    return cfg.model.type == 'ContrastiveEvaluatorModel'
 
 
 def shrink(cfg: Config, data_root: str) -> Config:
     """Point a config at the mini dataset and shrink the model."""
-    opts = dict(TINY)
+    opts = dict(TINY_EVALUATOR if is_evaluator(cfg) else TINY)
     opts['model.data_preprocessor.codec.mean'] = osp.join(data_root, 'Mean.npy')
     opts['model.data_preprocessor.codec.std'] = osp.join(data_root, 'Std.npy')
+    if is_evaluator(cfg):
+        opts['model.evaluator.mean'] = osp.join(data_root, 'Mean.npy')
+        opts['model.evaluator.std'] = osp.join(data_root, 'Std.npy')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if loader in cfg:
             opts[f'{loader}.dataset.data_root'] = data_root
@@ -47,6 +59,9 @@ def test_config_builds_and_steps(path, mini_cmu_dataset):
     log_vars = model.train_step(batch, wrapper)
     assert all(torch.isfinite(torch.as_tensor(v)) for v in log_vars.values())
     test_ds = build_from_cfg_checked(cfg.test_dataloader.dataset, DATASETS)
-    outputs = model.test_step(motion_collate([test_ds[0]]))
+    outputs = model.test_step(motion_collate([test_ds[0], test_ds[1]]))
+    if is_evaluator(cfg):
+        assert outputs[0].motion_emb.shape == outputs[0].text_emb.shape
+        return
     assert outputs[0].pred_joints.shape[1:] == (22, 3)
     assert torch.isfinite(outputs[0].pred_joints).all()

@@ -10,6 +10,7 @@ _base_ = [
     '../_base_/losses/diffusion_geometric.py',
     '../_base_/guidance/cfg.py',
     '../_base_/schedules/adamw_2k_cpu.py',
+    '../_base_/evaluation/t2m_contrastive_cmu.py',
 ]
 model = dict(
     type='TextMotionDiffusion',
@@ -30,4 +31,3 @@ test_dataloader = dict(batch_size=16, num_workers=1)
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=1000, max_keep_ckpts=3))
 val_evaluator = dict(type='MotionPlausibilityMetric')
-test_evaluator = dict(type='MotionPlausibilityMetric')

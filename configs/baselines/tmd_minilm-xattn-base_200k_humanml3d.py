@@ -10,6 +10,7 @@ _base_ = [
     '../_base_/losses/diffusion_geometric.py',
     '../_base_/guidance/cfg.py',
     '../_base_/schedules/adamw_200k_gpu.py',
+    '../_base_/evaluation/t2m_published_humanml3d.py',
 ]
 model = dict(
     type='TextMotionDiffusion',
@@ -28,4 +29,3 @@ train_dataloader = dict(batch_size=64, num_workers=4)
 default_hooks = dict(
     logger=dict(interval=100), checkpoint=dict(interval=10000, max_keep_ckpts=3))
 val_evaluator = dict(type='MotionPlausibilityMetric')
-test_evaluator = dict(type='MotionPlausibilityMetric')

@@ -36,7 +36,7 @@ def _run(args, cwd):
     return proc
 
 
-def test_round_trip(mini_cmu_dataset, tmp_path):
+def test_round_trip(mini_cmu_dataset, tiny_evaluator_checkpoint, tmp_path):
     work = str(tmp_path / 'work')
     _run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work, '--cfg-options']
          + _options(mini_cmu_dataset, 4), REPO)
@@ -51,11 +51,26 @@ def test_round_trip(mini_cmu_dataset, tmp_path):
     # test loop -> JSON
     out_json = str(tmp_path / 'test.json')
     _run([osp.join(REPO, 'tools', 'test.py'), CONFIG, osp.join(work, 'iter_6.pth'),
-          '--work-dir', work, '--out', out_json, '--cfg-options']
-         + _options(mini_cmu_dataset, 6), REPO)
+          '--work-dir', work, '--out', out_json, '--repetitions', '2', '--mm-num-texts', '3',
+          '--mm-num-repeats', '3', '--mm-num-pairs', '2', '--cfg-options']
+         + _options(mini_cmu_dataset, 6)
+         + [f'test_evaluator.0.evaluator.checkpoint={tiny_evaluator_checkpoint}'], REPO)
     with open(out_json) as f:
-        metrics = json.load(f)['metrics']
+        record = json.load(f)
+    metrics = record['metrics']
     assert 'plausibility/pred_foot_skate' in metrics and 'plausibility/gt_jitter' in metrics
+    skate = metrics['plausibility/pred_foot_skate']
+    assert len(skate['values']) == 2 and skate['ci95'] >= 0
+    assert record['settings']['use_gt_length'] and record['settings']['repetitions'] == 2
+    with open(out_json[:-5] + '.md') as f:
+        assert '| real |' in f.read()
+    for key in ('t2m/fid', 't2m/r_precision_top3', 't2m/gt_r_precision_top1', 't2m/diversity',
+                't2m/matching_score', 't2m/multimodality'):
+        assert len(metrics[key]['values']) == 2, key
+    assert metrics['t2m/fid']['mean'] > 0
+    ident = record['settings']['evaluator']
+    assert ident['type'] == 'ContrastiveEvaluator' and len(ident['checkpoint_sha256']) == 64
+    assert record['settings']['multimodality'] == dict(num_texts=3, num_repeats=3, num_pairs=2)
     # generate from a prompt file
     prompts = tmp_path / 'prompts.txt'
     prompts.write_text('a person walks forward#2.0s\nsomeone jumps#30\n')
