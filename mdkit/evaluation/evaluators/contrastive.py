@@ -86,9 +86,12 @@ def load_evaluator_checkpoint(path: str) -> dict:
 class ContrastiveEvaluator(BaseMotionEvaluator):
     """Text and motion encoders into one unit-norm embedding space.
 
-    Motion: per-frame features normalised with the stored Mean/Std, a linear
-    input layer, sinusoidal positions, a pre-norm transformer encoder over
-    the valid frames, a masked mean over time and a projection. Text: the
+    Motion: per-frame features normalised with the stored Mean/Std, grouped
+    into patches of ``patch_size`` frames (lengths are floored to a multiple
+    of it, at least one patch, like the unit length of Guo et al.'s
+    evaluator), a linear input layer, sinusoidal positions, a pre-norm
+    transformer encoder over the valid patches, a masked mean over time and
+    a projection. Text: the
     frozen text encoder's pooled sentence embedding through a two-layer
     projection. Both outputs are L2-normalised, so Euclidean distances (used
     by FID, R-precision, MM-Dist and diversity) rank like cosine similarity.
@@ -108,6 +111,7 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
         num_heads (int): Attention heads. Defaults to 4.
         ff_dim (int): Feed-forward width. Defaults to 1024.
         dropout (float): Dropout in the motion encoder. Defaults to 0.1.
+        patch_size (int): Frames per motion token. Defaults to 4.
         text_encoder (dict): Frozen text encoder config. Defaults to MiniLM.
         mean (str | array | None): Mean.npy path or array (feature_dim,).
         std (str | array | None): Std.npy path or array (feature_dim,).
@@ -122,7 +126,7 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
     def __init__(self, checkpoint: str | None = None, feature_dim: int = 263,
                  embed_dim: int = 256, width: int = 256, num_layers: int = 4,
                  num_heads: int = 4, ff_dim: int = 1024, dropout: float = 0.1,
-                 text_encoder: dict | None = None, mean=None, std=None):
+                 patch_size: int = 4, text_encoder: dict | None = None, mean=None, std=None):
         super().__init__()
         ckpt = None
         if checkpoint is not None:
@@ -131,18 +135,23 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
             feature_dim, embed_dim, width = arch['feature_dim'], arch['embed_dim'], arch['width']
             num_layers, num_heads = arch['num_layers'], arch['num_heads']
             ff_dim, dropout, text_encoder = arch['ff_dim'], arch['dropout'], arch['text_encoder']
+            patch_size = arch['patch_size']
         self.checkpoint = checkpoint
         self.meta = dict(ckpt['meta']) if ckpt else {}
         self.arch = dict(feature_dim=int(feature_dim), embed_dim=int(embed_dim),
                          width=int(width), num_layers=int(num_layers),
                          num_heads=int(num_heads), ff_dim=int(ff_dim), dropout=float(dropout),
+                         patch_size=int(patch_size),
                          text_encoder=dict(text_encoder or dict(type='MiniLMTextEncoder')))
         self.feature_dim, self.embed_dim = int(feature_dim), int(embed_dim)
+        if int(patch_size) < 1:
+            raise ValueError(f'patch_size must be >= 1, got {patch_size}')
+        self.unit_length = int(patch_size)
         self.text_encoder = build_from_cfg_checked(self.arch['text_encoder'], MODELS,
                                                    expected_type=BaseTextEncoder)
         if not self.text_encoder.frozen:
             raise ValueError('ContrastiveEvaluator needs a frozen text encoder (frozen=True)')
-        self.motion_in = nn.Linear(self.feature_dim, width)
+        self.motion_in = nn.Linear(self.feature_dim * self.unit_length, width)
         layer = nn.TransformerEncoderLayer(width, num_heads, ff_dim, dropout,
                                            activation='gelu', batch_first=True, norm_first=True)
         self.motion_encoder = nn.TransformerEncoder(layer, num_layers,
@@ -213,8 +222,15 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
         """(B, T, feature_dim) de-normalised features -> (B, embed_dim) unit vectors."""
         lengths = torch.as_tensor(lengths, device=motion.device).long()
         self.check_motion(motion, lengths)
-        mask = torch.arange(motion.shape[1], device=motion.device)[None] < lengths[:, None]
-        x = (motion.to(self.mean.dtype) - self.mean) / self.std * mask[..., None]
+        p = self.unit_length
+        b, t, d = motion.shape
+        patches = (lengths // p).clamp(min=1)  # valid tokens
+        frames = torch.arange(t, device=motion.device)[None]
+        x = (motion.to(self.mean.dtype) - self.mean) / self.std
+        x = x * (frames < torch.minimum(patches * p, lengths)[:, None])[..., None]
+        x = F.pad(x, (0, 0, 0, (-t) % p)).reshape(b, -1, p * d)
+        mask = torch.arange(x.shape[1], device=motion.device)[None] < patches[:, None]
+        lengths = patches
         h = self.motion_in(x)
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], device=h.device).to(h.dtype)[None]
         h = self.motion_encoder(h, src_key_padding_mask=~mask)
