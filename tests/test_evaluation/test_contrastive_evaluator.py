@@ -185,6 +185,8 @@ def test_retrieval_recall_counts_same_caption_as_correct():
                         for t, m, e in zip('abcd', motion, emb)])
     res = metric.compute_metrics(metric.results)
     assert res['t2m_R@1'] == 50.0 and res['num_samples'] == 4
+    assert res['r_precision_batch_used'] == 4 and res['r_precision_top1'] == 0.5
+    assert res['r_precision_top3'] >= res['r_precision_top2'] >= 0.5
     with pytest.raises(KeyError, match='motion_emb'):
         RetrievalMetric().process({}, [dict(text='a', text_emb=torch.zeros(2))])
 

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 
+from mdkit.evaluation.functional import r_precision
 from mdkit.registry import METRICS
 
 __all__ = ['RetrievalMetric', 'retrieval_recall']
@@ -57,11 +58,16 @@ def retrieval_recall(text_emb: np.ndarray, motion_emb: np.ndarray, texts: list,
 class RetrievalMetric(BaseMetric):
     """Recall@k of text->motion and motion->text retrieval over the whole split.
 
+    Also reports ``r_precision_top1..3``: the text-to-motion protocol's
+    R-precision of the evaluator on real pairs (exact pairs only, seeded
+    batches of ``r_precision_batch``, or of all samples when there are fewer).
+
     Reads ``motion_emb``, ``text_emb`` and ``text`` from each predicted sample
     (what ``ContrastiveEvaluatorModel.predict`` returns).
 
     Args:
         ks (tuple[int, ...]): Cut-offs. Defaults to (1, 2, 3, 5, 10).
+        r_precision_batch (int): Protocol batch size. Defaults to 32.
         collect_device (str): mmengine collect device. Defaults to 'cpu'.
         prefix (str | None): Metric name prefix. Defaults to None ('retrieval').
 
@@ -71,10 +77,11 @@ class RetrievalMetric(BaseMetric):
 
     default_prefix = 'retrieval'
 
-    def __init__(self, ks=(1, 2, 3, 5, 10), collect_device: str = 'cpu',
-                 prefix: str | None = None):
+    def __init__(self, ks=(1, 2, 3, 5, 10), r_precision_batch: int = 32,
+                 collect_device: str = 'cpu', prefix: str | None = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ks = tuple(int(k) for k in ks)
+        self.r_precision_batch = int(r_precision_batch)
 
     def process(self, data_batch, data_samples) -> None:
         """Keep the embeddings and caption of every sample."""
@@ -93,8 +100,12 @@ class RetrievalMetric(BaseMetric):
         """Recall@k both ways over all collected samples."""
         if len(results) < 2:
             raise ValueError(f'retrieval needs at least 2 samples, got {len(results)}')
-        out = retrieval_recall(np.stack([r['text_emb'] for r in results]),
-                               np.stack([r['motion_emb'] for r in results]),
-                               [r['text'] for r in results], self.ks)
+        text = np.stack([r['text_emb'] for r in results])
+        motion = np.stack([r['motion_emb'] for r in results])
+        out = retrieval_recall(text, motion, [r['text'] for r in results], self.ks)
+        batch = min(self.r_precision_batch, len(results))
+        for k, v in enumerate(r_precision(text, motion, batch_size=batch, top_k=3, seed=0), 1):
+            out[f'r_precision_top{k}'] = float(v)
+        out['r_precision_batch_used'] = batch
         out['num_samples'] = len(results)
         return out
