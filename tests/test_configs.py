@@ -44,7 +44,7 @@ def shrink(cfg: Config, data_root: str) -> Config:
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
-def test_config_builds_and_steps(path, mini_cmu_dataset):
+def test_config_builds_and_steps(path, mini_cmu_dataset, tiny_evaluator_checkpoint):
     register_all_modules()
     cfg = shrink(Config.fromfile(path), mini_cmu_dataset)
     assert cfg.default_scope == 'mdkit'
@@ -65,3 +65,18 @@ def test_config_builds_and_steps(path, mini_cmu_dataset):
         return
     assert outputs[0].pred_joints.shape[1:] == (22, 3)
     assert torch.isfinite(outputs[0].pred_joints).all()
+    # the test metrics build and compute on these predictions (the mdkit evaluator is swapped
+    # for a tiny one; the published one needs user files and is only checked to be named)
+    from mdkit.registry import METRICS
+    metrics = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    for metric_cfg in metrics:
+        ev = metric_cfg.get('evaluator')
+        if ev is not None and ev.type == 'T2MEvaluator':
+            assert ev.checkpoint.endswith('finest.tar') and ev.glove_dir
+            continue
+        if ev is not None:
+            ev.checkpoint = tiny_evaluator_checkpoint
+        metric = METRICS.build(metric_cfg)
+        metric.process({}, outputs)
+        values = metric.compute_metrics(metric.results)
+        assert values and all(torch.isfinite(torch.as_tensor(v)) for v in values.values())
