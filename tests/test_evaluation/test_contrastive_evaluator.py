@@ -198,7 +198,9 @@ def test_train_evaluator_tool(mini_cmu_dataset, tmp_path):
             'param_scheduler': '[]',
             **{f'model.evaluator.{k}': v for k, v in TINY.items()},
             'model.evaluator.mean': osp.join(mini_cmu_dataset, 'Mean.npy'),
-            'model.evaluator.std': osp.join(mini_cmu_dataset, 'Std.npy')}
+            'model.evaluator.std': osp.join(mini_cmu_dataset, 'Std.npy'),
+            'model.data_preprocessor.codec.mean': osp.join(mini_cmu_dataset, 'Mean.npy'),
+            'model.data_preprocessor.codec.std': osp.join(mini_cmu_dataset, 'Std.npy')}
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts.update({f'{loader}.dataset.data_root': mini_cmu_dataset,
                      f'{loader}.batch_size': 4, f'{loader}.num_workers': 0,
