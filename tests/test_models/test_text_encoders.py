@@ -403,11 +403,29 @@ def test_load_state_dict_forgets_cached_outputs(distilbert_dir):
     enc = HFTextEncoder(distilbert_dir)
     before = enc(CAPTIONS)
     enc.null_embedding(1)
-    state = {k: v + 0.01 if v.is_floating_point() else v for k, v in enc.state_dict().items()}
+    state = {k: v + 0.01 if v.is_floating_point() else v
+             for k, v in enc.full_state_dict().items()}
     parent = nn.ModuleDict(dict(text=enc))
     parent.load_state_dict({f'text.{k}': v for k, v in state.items()})
     assert len(enc.cache) == 0 and not enc._null_cache
     assert not torch.allclose(enc(CAPTIONS)['pooled'], before['pooled'])
+
+
+def test_frozen_weights_stay_out_of_state_dicts(distilbert_dir):
+    from mmengine.runner.checkpoint import get_state_dict
+    enc = HFTextEncoder(distilbert_dir)
+    parent = nn.ModuleDict(dict(text=enc, head=nn.Linear(2, 2)))
+    assert set(parent.state_dict()) == {'head.weight', 'head.bias'}
+    assert set(get_state_dict(parent)) == {'head.weight', 'head.bias'}  # mmengine's saver
+    full = enc.full_state_dict()
+    assert len(full) > 10
+    # a state dict without them loads strictly and keeps the pretrained weights
+    assert not parent.load_state_dict(parent.state_dict(), strict=True).missing_keys
+    for k, v in enc.full_state_dict().items():
+        assert torch.equal(v, full[k])
+    # trainable encoders keep their weights in state dicts
+    trainable = HFTextEncoder(distilbert_dir, frozen=False)
+    assert len(trainable.state_dict()) == len(full)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')

@@ -214,6 +214,33 @@ class BaseTextEncoder(nn.Module):
         # new weights make cached outputs stale: forget them (the disk cache is keyed by
         # the weights folder, so it assumes loaded weights equal that folder's)
         self.register_load_state_dict_post_hook(BaseTextEncoder._forget_cached)
+        # frozen weights come from the pretrained folder, not from checkpoints: leave them out
+        # of state dicts (a 1.6M-parameter generator's checkpoint would otherwise carry 22M
+        # frozen MiniLM parameters, twice with EMA), and accept state dicts without them
+        self._in_state_dict = False
+        self.register_state_dict_post_hook(BaseTextEncoder._drop_frozen_weights)
+        self.register_load_state_dict_pre_hook(BaseTextEncoder._fill_frozen_weights)
+
+    @staticmethod
+    def _drop_frozen_weights(module: BaseTextEncoder, state_dict, prefix, local_metadata):
+        if module.frozen and not module._in_state_dict:
+            for key in [k for k in state_dict if k.startswith(prefix)]:
+                del state_dict[key]
+
+    @staticmethod
+    def _fill_frozen_weights(module: BaseTextEncoder, state_dict, prefix, local_metadata,
+                             strict, missing_keys, unexpected_keys, error_msgs) -> None:
+        if not module.frozen or any(k.startswith(prefix) for k in state_dict):
+            return  # trainable, or an older checkpoint that stored the frozen weights
+        state_dict.update(module.full_state_dict(prefix=prefix, keep_vars=True))
+
+    def full_state_dict(self, prefix: str = '', keep_vars: bool = False) -> dict:
+        """The state dict including frozen weights (which ``state_dict()`` leaves out)."""
+        self._in_state_dict = True
+        try:
+            return self.state_dict(prefix=prefix, keep_vars=keep_vars)
+        finally:
+            self._in_state_dict = False
 
     @staticmethod
     def _forget_cached(module: BaseTextEncoder, incompatible_keys) -> None:
