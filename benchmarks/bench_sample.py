@@ -1,8 +1,12 @@
-"""Sampling latency: ms per generated motion vs. number of steps, batch size and guidance.
+"""Sampling latency: ms per generated motion vs. sampler, number of steps, batch size, guidance.
 
 Usage:
     python benchmarks/bench_sample.py CONFIG [--checkpoint CKPT] [--steps 10 20 50]
-        [--batch-sizes 1 4 16] [--length 196] [--repeats 5] [--threads 2]
+        [--batch-sizes 1 4 16] [--samplers config DPMSolverMultistepSampler] [--length 196]
+        [--repeats 5] [--threads 2]
+
+``nfe`` is the number of denoiser forward calls per generated batch (guidance that shares the
+network evaluates main and reference in one forward of a doubled batch).
 
 Prints a table (median over repeats) and the target line: one 196-frame motion with 50 DDIM
 steps under 1 s. Without a checkpoint the weights are random (latency does not depend on them).
@@ -20,6 +24,8 @@ def parse_args():
     p.add_argument('--checkpoint', default=None)
     p.add_argument('--steps', type=int, nargs='+', default=[10, 20, 50])
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16])
+    p.add_argument('--samplers', nargs='+', default=['config'],
+                   help="'config' (the config's sampler) and/or registered sampler types")
     p.add_argument('--length', type=int, default=196)
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
@@ -38,6 +44,17 @@ def time_generate(gen, texts, length, steps, repeats):
     return statistics.median(times)
 
 
+def count_forwards(module):
+    """Attach a counter of forward calls to ``module``; returns the counter dict."""
+    counter = {'calls': 0}
+
+    def hook(*_):
+        counter['calls'] += 1
+
+    module.register_forward_hook(hook)
+    return counter
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -45,25 +62,41 @@ def main():
     gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device)
     model = gen.model
     guidance = model.guidance
+    from mdkit.registry import DIFFUSION_SCHEDULERS
+    samplers = {}
+    for name in args.samplers:
+        samplers[name if name != 'config' else type(model.sampler).__name__] = (
+            model.sampler if name == 'config' else DIFFUSION_SCHEDULERS.build(
+                dict(type=name), default_args=dict(scheduler=model.train_scheduler)))
+    forwards = count_forwards(model.denoiser)
     prompts = ['a person walks forward and turns around', 'someone jumps up and down',
                'a man kicks with his left leg', 'a person dances salsa']
     print(f'config: {args.config}')
     print(f'denoiser params: {sum(p.numel() for p in model.denoiser.parameters()) / 1e6:.2f} M, '
           f'length {args.length} frames, {args.threads} threads, device {args.device}, '
           f'median of {args.repeats}')
-    print(f'{"guidance":<24}{"steps":>6}{"batch":>6}{"ms/batch":>10}{"ms/motion":>11}')
+    print(f'{"sampler":<27}{"guidance":<24}{"steps":>6}{"batch":>6}{"nfe":>5}{"ms/batch":>10}'
+          f'{"ms/motion":>11}')
     results = {}
-    for name, g in (('none', None), (type(guidance).__name__ if guidance else None, guidance)):
-        if name is None:
-            continue
-        model.guidance = g
-        for steps in args.steps:
-            for bs in args.batch_sizes:
-                texts = [prompts[i % len(prompts)] for i in range(bs)]
-                sec = time_generate(gen, texts, args.length, steps, args.repeats)
-                results[(name, steps, bs)] = sec
-                print(f'{name:<24}{steps:>6}{bs:>6}{sec * 1e3:>10.1f}{sec * 1e3 / bs:>11.1f}')
-    model.guidance = guidance
+    default_sampler = model.sampler
+    for sampler_name, sampler in samplers.items():
+        model.sampler = sampler
+        for name, g in (('none', None), (type(guidance).__name__ if guidance else None,
+                                         guidance)):
+            if name is None:
+                continue
+            model.guidance = g
+            for steps in args.steps:
+                for bs in args.batch_sizes:
+                    texts = [prompts[i % len(prompts)] for i in range(bs)]
+                    forwards['calls'] = 0
+                    sec = time_generate(gen, texts, args.length, steps, args.repeats)
+                    nfe = forwards['calls'] // (args.repeats + 1)
+                    if sampler is default_sampler:
+                        results[(name, steps, bs)] = sec
+                    print(f'{sampler_name:<27}{name:<24}{steps:>6}{bs:>6}{nfe:>5}'
+                          f'{sec * 1e3:>10.1f}{sec * 1e3 / bs:>11.1f}')
+    model.guidance, model.sampler = guidance, default_sampler
     target = 1.0
     for name in ('none', type(guidance).__name__ if guidance else None):
         key = (name, 50, 1)
