@@ -50,14 +50,14 @@ def load_checkpoint_strict(model: torch.nn.Module, checkpoint: str) -> dict:
     apply_compat_shims()
     ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
     state = ckpt.get('state_dict', ckpt)
-    own = model.state_dict()  # without frozen text-encoder weights (they come from their folder)
     from mdkit.models.text_encoders.base import BaseTextEncoder
-    frozen = tuple(f'{name}.' for name, m in model.named_modules()
-                   if isinstance(m, BaseTextEncoder) and m.frozen and name)
-    missing = sorted(k for k in own if k not in state)
-    unexpected = sorted(k for k in state if k not in own and not k.startswith(frozen))
-    shapes = sorted(f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                    for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape))
+    from mdkit.utils import state_dict_mismatch
+    # frozen text-encoder weights come from their folder; older files may still hold them
+    frozen = [f'{name}.' for name, m in model.named_modules()
+              if isinstance(m, BaseTextEncoder) and m.frozen and name]
+    missing, unexpected, mismatched = state_dict_mismatch(model.state_dict(), state, frozen)
+    shapes = sorted(f'{k}: checkpoint {tuple(getattr(v, "shape", ()))} vs model '
+                    f'{tuple(ref.shape)}' for k, v, ref in mismatched)
     if missing or unexpected or shapes:
         lines = [f'checkpoint {checkpoint} does not match the model built from the config '
                  '(was it trained with another config?)']

@@ -65,15 +65,10 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed % (2 ** 32))
 
 
-def _mm_prompts(dataset, num_texts: int) -> tuple[list, list, list]:
-    """The first ``num_texts`` test samples' caption, tokens and ground-truth length."""
-    texts, tokens, lengths = [], [], []
-    for i in range(min(num_texts, len(dataset))):
-        sample = dataset[i]['data_samples']
-        texts.append(sample.text)
-        tokens.append(sample.metainfo.get('text_tokens'))
-        lengths.append(int(sample.length))
-    return texts, tokens, lengths
+def _mm_prompts(dataset, num_texts: int) -> tuple[list, list]:
+    """The first ``num_texts`` test samples' caption and ground-truth length."""
+    samples = [dataset[i]['data_samples'] for i in range(min(num_texts, len(dataset)))]
+    return [s.text for s in samples], [int(s.length) for s in samples]
 
 
 def multimodality_pass(generator, metric, texts: list, lengths: list, num_repeats: int,
@@ -144,7 +139,7 @@ def run_test_protocol(runner, repetitions: int = 20, seed: int = 0,
         if mm_num_pairs > mm_num_repeats:
             raise ValueError(f'mm_num_pairs ({mm_num_pairs}) must not exceed mm_num_repeats '
                              f'({mm_num_repeats})')
-        mm_texts, _, mm_lengths = _mm_prompts(dataset, mm_num_texts)
+        mm_texts, mm_lengths = _mm_prompts(dataset, mm_num_texts)
         if generator is None:
             from mdkit.apis import MotionGenerator
             generator = MotionGenerator.from_config(runner.cfg, runner.cfg.get('load_from'))

@@ -103,7 +103,7 @@ def test_infonce_decreases_on_real_pairs(real_batch):
     losses = []
     for _ in range(40):
         out = model.loss(model.evaluator.encode_motion(m, n),
-                         model.evaluator.encode_text(texts), texts)
+                         model.evaluator.encode_text(texts), model.evaluator.text_features(texts))
         opt.zero_grad()
         out['loss_infonce'].backward()
         opt.step()
@@ -116,7 +116,7 @@ def test_false_negatives_and_hard_negative_weights(real_batch):
     model = _model(real_batch['root'], false_negative_threshold=0.95, hard_negative_beta=2.0)
     texts = ['a person walks', 'a person walks', 'someone jumps high', 'salsa dance']
     logits = torch.randn(4, 4)
-    w = model.negative_weights(texts, logits)
+    w = model.negative_weights(model.evaluator.text_features(texts), logits)
     assert w[0, 1] == 0 and w[1, 0] == 0  # identical captions are not negatives
     assert torch.all(torch.diag(w) == 1)
     off = ~torch.eye(4, dtype=torch.bool)
@@ -128,8 +128,9 @@ def test_false_negatives_and_hard_negative_weights(real_batch):
     # removing a negative changes the loss exactly like dropping its column
     plain = _model(real_batch['root'], false_negative_threshold=None)
     emb = torch.nn.functional.normalize(torch.randn(4, 16), dim=-1)
-    assert not torch.isclose(plain.loss(emb, emb, texts)['loss_infonce'],
-                             _model(real_batch['root']).loss(emb, emb, texts)['loss_infonce'])
+    feats = plain.evaluator.text_features(texts)
+    assert not torch.isclose(plain.loss(emb, emb, feats)['loss_infonce'],
+                             _model(real_batch['root']).loss(emb, emb, feats)['loss_infonce'])
     with pytest.raises(ValueError, match='temperature'):
         _model(real_batch['root'], temperature=0)
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from mdkit.models.denoisers.embeddings import sinusoidal_positions
 from mdkit.models.text_encoders.base import BaseTextEncoder
 from mdkit.registry import MODELS
+from mdkit.utils import state_dict_mismatch
 from mdkit.utils.registry_utils import build_from_cfg_checked
 
 from .base import BaseMotionEvaluator
@@ -190,21 +191,17 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
         return t
 
     def _load(self, state_dict: dict, path: str) -> None:
-        own = {k: v for k, v in self.state_dict().items() if not k.startswith('text_encoder.')}
-        missing = sorted(set(own) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(own))
-        shapes = sorted(f'{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
-                        for k, v in own.items()
-                        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape))
+        missing, unexpected, mismatched = state_dict_mismatch(self.state_dict(), state_dict)
+        shapes = sorted(f'{k}: file {tuple(getattr(v, "shape", ()))} vs model {tuple(ref.shape)}'
+                        for k, v, ref in mismatched)
         if missing or unexpected or shapes:
             raise RuntimeError(f'evaluator checkpoint {path} does not match its architecture: '
                                f'missing {missing}, unexpected {unexpected}, shapes {shapes}')
-        self.load_state_dict(state_dict, strict=False)
+        self.load_state_dict(state_dict, strict=True)  # frozen text weights: from its folder
 
     def export_state_dict(self) -> dict:
-        """Weights to save: everything except the frozen text encoder (rebuilt from its config)."""
-        return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()
-                if not k.startswith('text_encoder.')}
+        """Weights to save (the frozen text encoder is left out: it is rebuilt from its config)."""
+        return {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
 
     def identity(self) -> dict:
         """Class, weights file and hash, text encoder and the training data fingerprint."""
@@ -238,10 +235,17 @@ class ContrastiveEvaluator(BaseMotionEvaluator):
         pooled = h.sum(1) / lengths[:, None].to(h.dtype)
         return F.normalize(self.motion_proj(pooled), dim=-1)
 
+    def text_features(self, texts: list) -> Tensor:
+        """Captions -> (B, C) pooled sentence features of the frozen text encoder."""
+        return self.text_encoder(list(texts))['pooled'].to(self.mean.device, self.mean.dtype)
+
+    def project_text(self, features: Tensor) -> Tensor:
+        """(B, C) sentence features -> (B, embed_dim) unit vectors."""
+        return F.normalize(self.text_proj(features), dim=-1)
+
     def encode_text(self, texts: list, tokens: list | None = None) -> Tensor:
         """Captions -> (B, embed_dim) unit vectors (``tokens`` are not needed)."""
-        pooled = self.text_encoder(list(texts))['pooled'].to(self.mean.device)
-        return F.normalize(self.text_proj(pooled.to(self.mean.dtype)), dim=-1)
+        return self.project_text(self.text_features(texts))
 
 
 @MODELS.register_module()
@@ -304,10 +308,10 @@ class ContrastiveEvaluatorModel(BaseModel):
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
         """``loss``: InfoNCE terms; ``predict``: samples with embeddings; ``tensor``: logits."""
         motion_emb = self.evaluator.encode_motion(inputs['motion'], inputs['lengths'])
-        texts = self._texts(data_samples)
-        text_emb = self.evaluator.encode_text(texts)
+        text_features = self.evaluator.text_features(self._texts(data_samples))
+        text_emb = self.evaluator.project_text(text_features)
         if mode == 'loss':
-            return self.loss(motion_emb, text_emb, texts)
+            return self.loss(motion_emb, text_emb, text_features)
         if mode == 'predict':
             for s, m, t in zip(data_samples, motion_emb, text_emb):
                 s.set_field(m.detach(), 'motion_emb')
@@ -317,14 +321,18 @@ class ContrastiveEvaluatorModel(BaseModel):
             return text_emb @ motion_emb.T / self.temperature
         raise ValueError(f'unknown mode {mode!r}; use loss, predict or tensor')
 
-    def negative_weights(self, texts: list, logits: Tensor) -> Tensor:
-        """(B, B) weights of the off-diagonal entries (diagonal = 1)."""
-        b = len(texts)
+    def negative_weights(self, text_features: Tensor, logits: Tensor) -> Tensor:
+        """(B, B) weights of the off-diagonal entries (diagonal = 1).
+
+        Args:
+            text_features (Tensor): (B, C) frozen sentence features of the captions.
+            logits (Tensor): (B, B) text-to-motion logits.
+        """
+        b = len(text_features)
         weights = torch.ones(b, b, device=logits.device)
         eye = torch.eye(b, dtype=torch.bool, device=logits.device)
         if self.false_negative_threshold is not None:
-            raw = F.normalize(self.evaluator.text_encoder(texts)['pooled'].float(), dim=-1)
-            raw = raw.to(logits.device)
+            raw = F.normalize(text_features.float(), dim=-1).to(logits.device)
             same = (raw @ raw.T > self.false_negative_threshold) & ~eye
             weights = weights.masked_fill(same, 0.0)
         if self.hard_negative_beta > 0:
@@ -334,12 +342,16 @@ class ContrastiveEvaluatorModel(BaseModel):
             weights = torch.where(eye, weights, w / norm.clamp(min=1e-12))
         return weights
 
-    def loss(self, motion_emb: Tensor, text_emb: Tensor, texts: list) -> dict:
-        """Symmetric weighted InfoNCE and the in-batch top-1 accuracy (logged)."""
+    def loss(self, motion_emb: Tensor, text_emb: Tensor, text_features: Tensor) -> dict:
+        """Symmetric weighted InfoNCE and the in-batch top-1 accuracy (logged).
+
+        ``text_features`` are the captions' frozen sentence features (for
+        removing near-duplicate captions from the negatives).
+        """
         logits = text_emb @ motion_emb.T / self.temperature
-        weights = self.negative_weights(texts, logits)
+        weights = self.negative_weights(text_features, logits)
         log_w = torch.log(weights.clamp(min=1e-12))
-        target = torch.arange(len(texts), device=logits.device)
+        target = torch.arange(len(logits), device=logits.device)
         t2m = F.cross_entropy(logits + log_w, target)
         m2t = F.cross_entropy(logits.T + log_w.T, target)
         acc = (logits.argmax(-1) == target).float().mean()

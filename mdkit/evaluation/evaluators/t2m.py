@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from mdkit.registry import MODELS
+from mdkit.utils import state_dict_mismatch
 
 from .base import BaseMotionEvaluator, file_sha256
 from .word_vectorizer import POS_ENUMERATOR, WordVectorizer, simple_tokenize
@@ -221,16 +222,13 @@ def _state_dict_problems(part: str, module: nn.Module, state: object) -> list[st
     """Missing, unexpected and shape-mismatched keys of one network's state dict."""
     if not isinstance(state, Mapping):
         return [f'{part}: expected a state dict, got {type(state).__name__}']
-    expected = module.state_dict()
-    problems = [f'{part}: missing key {k}' for k in expected if k not in state]
-    problems += [f'{part}: unexpected key {k}' for k in state if k not in expected]
-    for key, ref in expected.items():
-        value = state.get(key)
-        if value is None:
-            continue
+    missing, unexpected, mismatched = state_dict_mismatch(module.state_dict(), state)
+    problems = [f'{part}: missing key {k}' for k in missing]
+    problems += [f'{part}: unexpected key {k}' for k in unexpected]
+    for key, value, ref in mismatched:
         if not isinstance(value, Tensor):
             problems.append(f'{part}: {key} is a {type(value).__name__}, not a tensor')
-        elif tuple(value.shape) != tuple(ref.shape):
+        else:
             problems.append(f'{part}: {key} has shape {tuple(value.shape)} in the checkpoint, '
                             f'{tuple(ref.shape)} in the model')
     return problems
