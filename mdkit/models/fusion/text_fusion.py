@@ -21,6 +21,14 @@ def _null_param(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.randn(*shape) * 0.02)
 
 
+def _pooled_or_null(text, proj: nn.Module, null: Tensor, batch: int) -> Tensor:
+    """(B, W): the projected pooled text where present, the null vector elsewhere."""
+    null = null.expand(batch, -1)
+    if text.pooled is None:
+        return null
+    return torch.where(text.present[:, None], proj(text.pooled), null)
+
+
 @MODELS.register_module()
 class PrefixTokenFusion(BaseFusion):
     """MDM-style fusion: the pooled text becomes one token prepended to the motion.
@@ -72,11 +80,7 @@ class PrefixTokenFusion(BaseFusion):
         """
         b = self._batch(t_emb)
         text = gather_modality(cond, 'text', b, self.text_dim, t_emb.device, type(self).__name__)
-        null = self.null_token.to(t_emb.dtype).expand(b, -1)
-        if text.pooled is None:
-            token = null
-        else:
-            token = torch.where(text.present[:, None], self.text_proj(text.pooled), null)
+        token = _pooled_or_null(text, self.text_proj, self.null_token.to(t_emb.dtype), b)
         if self.combine_timestep:
             token = token + t_emb
         prefix_mask = torch.ones(b, 1, dtype=torch.bool, device=t_emb.device)
@@ -232,11 +236,7 @@ class AdditiveFusion(BaseFusion):
         """
         b = self._batch(t_emb)
         text = gather_modality(cond, 'text', b, self.text_dim, t_emb.device, type(self).__name__)
-        null = self.null_embedding.to(t_emb.dtype).expand(b, -1)
-        if text.pooled is None:
-            emb = null
-        else:
-            emb = torch.where(text.present[:, None], self.text_proj(text.pooled), null)
+        emb = _pooled_or_null(text, self.text_proj, self.null_embedding.to(t_emb.dtype), b)
         context_mask = torch.ones(b, 1, dtype=torch.bool, device=t_emb.device)
         return fusion_outputs(context=emb[:, None], context_mask=context_mask,
                               text_present=text.present)
