@@ -3,10 +3,14 @@
 Usage:
     python benchmarks/bench_sample.py CONFIG [--checkpoint CKPT] [--steps 10 20 50]
         [--batch-sizes 1 4 16] [--samplers config DPMSolverMultistepSampler] [--length 196]
+        [--guidances none config cfg autoguidance autoguidance_dropout autoguidance+cfg]
         [--repeats 5] [--threads 2]
 
-``nfe`` is the number of denoiser forward calls per generated batch (guidance that shares the
-network evaluates main and reference in one forward of a doubled batch).
+``nfe`` is the number of network forward calls per generated batch, main denoiser plus weak
+model (guidance that shares the network evaluates main and condition-dropped references in
+one forward of a stacked batch); ``rows`` is the number of sequences those forwards process
+per generated motion and step. ``autoguidance`` needs a config with a weak model (e.g.
+``configs/baselines/tmd_minilm-xattn-small-ag_2k_cmu.py``) and is skipped otherwise.
 
 Prints a table (median over repeats) and the target line: one 196-frame motion with 50 DDIM
 steps under 1 s. Without a checkpoint the weights are random (latency does not depend on them).
@@ -17,6 +21,16 @@ import time
 
 import torch
 
+#: Guidance presets of ``--guidances`` (None: the plain conditional prediction).
+GUIDANCES = {
+    'none': None,
+    'cfg': dict(type='ClassifierFreeGuidance', scale=2.5),
+    'autoguidance': dict(type='AutoGuidance', scale=2.0),
+    'autoguidance_dropout': dict(type='AutoGuidance', reference='dropout', scale=2.0),
+    'autoguidance+cfg': dict(type='CombinedGuidance', guidances=[
+        dict(type='AutoGuidance', scale=1.5), dict(type='ClassifierFreeGuidance', scale=1.5)]),
+}
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -26,6 +40,9 @@ def parse_args():
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16])
     p.add_argument('--samplers', nargs='+', default=['config'],
                    help="'config' (the config's sampler) and/or registered sampler types")
+    p.add_argument('--guidances', nargs='+', default=['none', 'config'],
+                   choices=['config', *GUIDANCES],
+                   help="'config' (the config's guidance) and/or presets")
     p.add_argument('--length', type=int, default=196)
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
@@ -44,14 +61,17 @@ def time_generate(gen, texts, length, steps, repeats):
     return statistics.median(times)
 
 
-def count_forwards(module):
-    """Attach a counter of forward calls to ``module``; returns the counter dict."""
-    counter = {'calls': 0}
+def count_forwards(*modules):
+    """Count forward calls and processed rows (batch entries) of ``modules``; returns the dict."""
+    counter = {'calls': 0, 'rows': 0}
 
-    def hook(*_):
+    def hook(_, args, __):
         counter['calls'] += 1
+        counter['rows'] += args[0].shape[0]
 
-    module.register_forward_hook(hook)
+    for module in modules:
+        if module is not None:
+            module.register_forward_hook(hook)
     return counter
 
 
@@ -68,37 +88,46 @@ def main():
         samplers[name if name != 'config' else type(model.sampler).__name__] = (
             model.sampler if name == 'config' else DIFFUSION_SCHEDULERS.build(
                 dict(type=name), default_args=dict(scheduler=model.train_scheduler)))
-    forwards = count_forwards(model.denoiser)
+    forwards = count_forwards(model.denoiser, model.weak_guide)
+    from mdkit.registry import GUIDANCE
+    guidances = {}
+    for name in args.guidances:
+        if name == 'config':
+            guidances[type(guidance).__name__ if guidance else 'none'] = guidance
+            continue
+        g = GUIDANCE.build(GUIDANCES[name]) if GUIDANCES[name] else None
+        if g is not None and g.needs_weak_model and model.weak_guide is None:
+            print(f'skipping {name}: the config has no weak model')
+            continue
+        guidances[name] = g
     prompts = ['a person walks forward and turns around', 'someone jumps up and down',
                'a man kicks with his left leg', 'a person dances salsa']
     print(f'config: {args.config}')
     print(f'denoiser params: {sum(p.numel() for p in model.denoiser.parameters()) / 1e6:.2f} M, '
           f'length {args.length} frames, {args.threads} threads, device {args.device}, '
           f'median of {args.repeats}')
-    print(f'{"sampler":<27}{"guidance":<24}{"steps":>6}{"batch":>6}{"nfe":>5}{"ms/batch":>10}'
-          f'{"ms/motion":>11}')
+    print(f'{"sampler":<27}{"guidance":<24}{"steps":>6}{"batch":>6}{"nfe":>5}{"rows":>6}'
+          f'{"ms/batch":>10}{"ms/motion":>11}')
     results = {}
     default_sampler = model.sampler
     for sampler_name, sampler in samplers.items():
         model.sampler = sampler
-        for name, g in (('none', None), (type(guidance).__name__ if guidance else None,
-                                         guidance)):
-            if name is None:
-                continue
+        for name, g in guidances.items():
             model.guidance = g
             for steps in args.steps:
                 for bs in args.batch_sizes:
                     texts = [prompts[i % len(prompts)] for i in range(bs)]
-                    forwards['calls'] = 0
+                    forwards['calls'] = forwards['rows'] = 0
                     sec = time_generate(gen, texts, args.length, steps, args.repeats)
                     nfe = forwards['calls'] // (args.repeats + 1)
+                    rows = forwards['rows'] / ((args.repeats + 1) * steps * bs)
                     if sampler is default_sampler:
                         results[(name, steps, bs)] = sec
-                    print(f'{sampler_name:<27}{name:<24}{steps:>6}{bs:>6}{nfe:>5}'
+                    print(f'{sampler_name:<27}{name:<24}{steps:>6}{bs:>6}{nfe:>5}{rows:>6.1f}'
                           f'{sec * 1e3:>10.1f}{sec * 1e3 / bs:>11.1f}')
     model.guidance, model.sampler = guidance, default_sampler
     target = 1.0
-    for name in ('none', type(guidance).__name__ if guidance else None):
+    for name in guidances:
         key = (name, 50, 1)
         if key in results:
             sec = results[key]

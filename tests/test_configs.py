@@ -53,9 +53,8 @@ def test_config_builds_and_steps(path, mini_cmu_dataset, tiny_evaluator_checkpoi
     ds = build_from_cfg_checked(pipe, DATASETS)
     from mdkit.datasets import motion_collate
     batch = motion_collate([ds[i] for i in range(2)])
-    from mmengine.optim import OptimWrapper
-    wrapper = OptimWrapper(torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=1e-3))
+    from mmengine.optim import build_optim_wrapper
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)  # the config's own constructor
     log_vars = model.train_step(batch, wrapper)
     assert all(torch.isfinite(torch.as_tensor(v)) for v in log_vars.values())
     test_ds = build_from_cfg_checked(cfg.test_dataloader.dataset, DATASETS)

@@ -9,6 +9,7 @@ _base_ = [
     '../_base_/diffusion_schedulers/ddim.py',
     '../_base_/losses/diffusion_geometric.py',
     '../_base_/guidance/cfg.py',
+    '../_base_/weak_models/none.py',
     '../_base_/schedules/adamw_200k_gpu.py',
     '../_base_/evaluation/t2m_published_humanml3d.py',
 ]
@@ -21,6 +22,7 @@ model = dict(
     sampler={{_base_.sampler}},
     losses={{_base_.losses}},
     guidance={{_base_.guidance}},
+    weak_model={{_base_.weak_model}},
     data_preprocessor=dict(type='MotionDataPreprocessor', codec={{_base_.motion_codec}}),
     cond_drop_prob=0.1,
     num_inference_steps=50,

@@ -12,12 +12,12 @@ from .compat import (
 )
 from .dist import default_dist_backend, init_dist_if_needed
 from .model_wrappers import MDKitDistributedDataParallel
-from .optim_wrappers import BF16OptimWrapper
+from .optim_wrappers import BF16OptimWrapper, MotionOptimWrapperConstructor
 
 apply_compat_shims()
 
 __all__ = [
     'apply_compat_shims', 'allow_mmengine_checkpoint_globals',
     'mmengine_checkpoint_safe_globals', 'default_dist_backend', 'init_dist_if_needed',
-    'BF16OptimWrapper', 'MDKitDistributedDataParallel'
+    'BF16OptimWrapper', 'MotionOptimWrapperConstructor', 'MDKitDistributedDataParallel'
 ]

@@ -5,6 +5,7 @@ import logging
 
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
+from mmengine.optim import OptimWrapperDict
 from torch import nn
 
 from mdkit.registry import MODEL_WRAPPERS
@@ -53,3 +54,15 @@ class MDKitDistributedDataParallel(MMDistributedDataParallel):
                           logger='current', level=logging.DEBUG)
         super().__init__(module=module, detect_anomalous_params=detect_anomalous_params,
                          **kwargs)
+
+    def train_step(self, data, optim_wrapper) -> dict:
+        """As the parent; with several optimizers, the module's own step with DDP's forward.
+
+        A generator that trains a weak guidance model gets an
+        ``OptimWrapperDict``; its ``train_step(data, optim_wrapper,
+        run_forward)`` runs the loss through this wrapper's forward so
+        gradients are synchronised, then steps each optimizer.
+        """
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            return self.module.train_step(data, optim_wrapper, run_forward=self._run_forward)
+        return super().train_step(data, optim_wrapper)

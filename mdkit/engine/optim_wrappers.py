@@ -1,6 +1,7 @@
 """Optimizer wrappers: bf16 autocast that also works on CPU."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -8,9 +9,9 @@ import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from mdkit.registry import OPTIM_WRAPPERS
+from mdkit.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
 
-__all__ = ['BF16OptimWrapper']
+__all__ = ['BF16OptimWrapper', 'MotionOptimWrapperConstructor', 'WEAK_MODULE_NAMES']
 
 
 def _infer_device_type(model: nn.Module) -> str:
@@ -78,3 +79,73 @@ class BF16OptimWrapper(OptimWrapper):
             autocast_kwargs['cache_enabled'] = self.cache_enabled
         with super().optim_context(model), torch.autocast(**autocast_kwargs):
             yield
+
+
+class _ParamView(nn.Module):
+    """A module holding some children of a model under their own names (for optimizer building)."""
+
+    def __init__(self, children: dict):
+        super().__init__()
+        for name, module in children.items():
+            self.add_module(name, module)
+
+
+#: Submodules of a generator that belong to the weak guidance model, not the main optimizer.
+WEAK_MODULE_NAMES = ('weak_denoiser', 'weak_ema')
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class MotionOptimWrapperConstructor:
+    """Builds the generator's optimizer; a separate one for a weak guidance model it trains.
+
+    Without a trainable ``weak_denoiser`` this is mmengine's
+    ``DefaultOptimWrapperConstructor``. With one, it returns an
+    ``OptimWrapperDict(main=..., weak=...)``: ``main`` over every parameter
+    except the weak model's, ``weak`` over the weak denoiser only (same wrapper
+    and optimizer settings, learning rate times ``weak.lr_mult``, any other
+    ``weak.optimizer`` keys overriding). The weak model's EMA copy is in
+    neither. Parameter schedulers apply to both.
+
+    Example:
+        >>> optim_wrapper = dict(
+        ...     constructor='MotionOptimWrapperConstructor',
+        ...     optimizer=dict(type='AdamW', lr=2e-4),
+        ...     weak=dict(lr_mult=0.5))
+
+    Args:
+        optim_wrapper_cfg (dict): The ``optim_wrapper`` config; its optional
+            ``weak`` key (``lr_mult`` float, ``optimizer`` dict of overrides)
+            configures the weak optimizer.
+        paramwise_cfg (dict | None): As for the default constructor.
+    """
+
+    WEAK_KEYS = ('lr_mult', 'optimizer')
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict | None = None):
+        cfg = copy.deepcopy(dict(optim_wrapper_cfg))
+        weak = dict(cfg.pop('weak', None) or {})
+        unknown = sorted(set(weak) - set(self.WEAK_KEYS))
+        if unknown:
+            raise ValueError(f'unknown optim_wrapper.weak key(s) {unknown}; valid: '
+                             f'{", ".join(self.WEAK_KEYS)}')
+        self.optim_wrapper_cfg = cfg
+        self.paramwise_cfg = paramwise_cfg
+        self.weak_cfg = weak
+
+    def __call__(self, model: nn.Module):
+        from mmengine.model import is_model_wrapper
+        from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+        module = model.module if is_model_wrapper(model) else model
+        weak = getattr(module, 'weak_denoiser', None)
+        if weak is None or not getattr(module, 'weak_trainable', False):
+            return DefaultOptimWrapperConstructor(self.optim_wrapper_cfg, self.paramwise_cfg)(model)
+        main_view = _ParamView({n: m for n, m in module.named_children()
+                                if n not in WEAK_MODULE_NAMES})
+        main = DefaultOptimWrapperConstructor(self.optim_wrapper_cfg, self.paramwise_cfg)(main_view)
+        weak_cfg = copy.deepcopy(self.optim_wrapper_cfg)
+        weak_cfg['optimizer'] = {**weak_cfg['optimizer'], **self.weak_cfg.get('optimizer', {})}
+        weak_cfg['optimizer']['lr'] = weak_cfg['optimizer']['lr'] * float(
+            self.weak_cfg.get('lr_mult', 1.0))
+        weak_wrapper = DefaultOptimWrapperConstructor(weak_cfg, self.paramwise_cfg)(
+            _ParamView({'weak_denoiser': weak}))
+        return OptimWrapperDict(main=main, weak=weak_wrapper)

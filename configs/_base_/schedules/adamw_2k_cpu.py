@@ -1,6 +1,7 @@
 # AdamW, 2k iterations with warm-up and cosine decay, EMA weights: a CPU-sized schedule.
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='MotionOptimWrapperConstructor',  # own optimizer for a weak guidance model
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [

@@ -1,21 +1,32 @@
 """Text-conditioned motion diffusion: the thin composer used by the text-only baselines."""
 from __future__ import annotations
 
+import copy
+
 import torch
-from mmengine.model import BaseModel
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.optim import OptimWrapperDict
 from torch import nn
 
+from mdkit.models.guidance import NoGuidance
 from mdkit.registry import DIFFUSION_SCHEDULERS, GUIDANCE, MODELS
 from mdkit.structures import MotionDataSample
 from mdkit.utils.registry_utils import build_from_cfg_checked
 
-__all__ = ['TextMotionDiffusion']
+__all__ = ['TextMotionDiffusion', 'WEAK_MODEL_KEYS']
+
+#: Keys of the ``weak_model`` config slot.
+WEAK_MODEL_KEYS = ('denoiser', 'stop_fraction', 'ema_momentum', 'checkpoint')
 
 
 def _build(cfg, registry, **kwargs):
     if cfg is None or not isinstance(cfg, dict):
         return cfg
     return build_from_cfg_checked(cfg, registry, **kwargs)
+
+
+_NO_GUIDANCE = NoGuidance()
 
 
 @MODELS.register_module()
@@ -50,13 +61,23 @@ class TextMotionDiffusion(BaseModel):
             value, not a code limit. Defaults to 196.
         fusion (dict | nn.Module | None): Fusion block for the denoiser.
             Defaults to None (the denoiser's own default).
+        weak_model (dict | None): The weak conditional model auto-guidance
+            uses as reference (see docs/guidance.md), with keys:
+            ``denoiser`` (None: the main denoiser's config; a dict of keys
+            overriding it, e.g. ``dict(num_layers=2)``; or a full config with
+            ``type``), ``stop_fraction`` (trained in the same run on the same
+            batches until this fraction of the iterations, None = the whole
+            run; needs ``MotionOptimWrapperConstructor``, which gives it its
+            own optimizer), ``ema_momentum`` (its own EMA, None = none) and
+            ``checkpoint`` (instead of training, load the main denoiser of an
+            earlier checkpoint as the weak one). Defaults to None (no weak model).
         init_cfg (dict | None): mmengine init config.
     """
 
     def __init__(self, text_encoder, denoiser, train_scheduler, sampler, losses: dict,
                  data_preprocessor: dict, cond_drop_prob: float = 0.1, guidance=None,
                  num_inference_steps: int = 50, max_length: int = 196, fusion=None,
-                 init_cfg=None):
+                 weak_model: dict | None = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         codec = self.data_preprocessor.codec
         self.text_encoder = _build(text_encoder, MODELS)
@@ -67,6 +88,7 @@ class TextMotionDiffusion(BaseModel):
                 fusion.setdefault('text_dim', self.text_encoder.out_dim)
             denoiser_defaults['fusion'] = fusion
         self.denoiser = _build(denoiser, MODELS, default_args=denoiser_defaults)
+        self._build_weak_model(weak_model, denoiser, denoiser_defaults)
         self.train_scheduler = _build(train_scheduler, DIFFUSION_SCHEDULERS)
         self.sampler = _build(sampler, DIFFUSION_SCHEDULERS,
                               default_args=dict(scheduler=self.train_scheduler))
@@ -84,6 +106,140 @@ class TextMotionDiffusion(BaseModel):
         if pt_model is not None and pt_sched is not None and pt_model != pt_sched:
             raise ValueError(f'denoiser.prediction_type={pt_model!r} but '
                              f'train_scheduler.prediction_type={pt_sched!r}; set both the same')
+
+    # -- weak model (auto-guidance reference) --------------------------------------------
+    def _build_weak_model(self, weak_model, denoiser_cfg, denoiser_defaults) -> None:
+        self.weak_denoiser = None
+        self.weak_ema = None
+        self.weak_stop_fraction = None
+        self.weak_checkpoint = None
+        if weak_model is None:
+            return
+        if not isinstance(weak_model, dict):
+            raise TypeError(f'weak_model must be a dict, got {type(weak_model).__name__}')
+        unknown = sorted(set(weak_model) - set(WEAK_MODEL_KEYS))
+        if unknown:
+            raise ValueError(f'unknown weak_model key(s) {unknown}; valid keys: '
+                             f'{", ".join(WEAK_MODEL_KEYS)}')
+        cfg = weak_model.get('denoiser')
+        if cfg is None or (isinstance(cfg, dict) and 'type' not in cfg):
+            if not isinstance(denoiser_cfg, dict):
+                raise ValueError('weak_model.denoiser must be a full config (with `type`) when '
+                                 'the main denoiser is given as a built module')
+            cfg = {**copy.deepcopy(dict(denoiser_cfg)), **(cfg or {})}
+        self.weak_denoiser = _build(cfg, MODELS, default_args=dict(denoiser_defaults))
+        self.weak_checkpoint = weak_model.get('checkpoint')
+        if self.weak_checkpoint is not None:
+            self._load_weak_checkpoint(self.weak_checkpoint)
+            self.weak_denoiser.requires_grad_(False)
+            return
+        stop = weak_model.get('stop_fraction')
+        if stop is not None and not 0.0 < float(stop) <= 1.0:
+            raise ValueError(f'weak_model.stop_fraction must be in (0, 1], got {stop}')
+        self.weak_stop_fraction = None if stop is None else float(stop)
+        momentum = weak_model.get('ema_momentum')
+        if momentum is not None:
+            if not 0.0 < float(momentum) < 1.0:
+                raise ValueError(f'weak_model.ema_momentum must be in (0, 1), got {momentum}')
+            self.weak_ema = ExponentialMovingAverage(self.weak_denoiser, momentum=float(momentum))
+
+    def _load_weak_checkpoint(self, path: str) -> None:
+        """Load the ``denoiser.*`` weights of a main-model checkpoint into the weak denoiser."""
+        import os.path as osp
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'weak_model.checkpoint not found: {path} (give an earlier '
+                                    'checkpoint of the main model, e.g. work_dirs/x/iter_1000.pth)')
+        from mdkit.engine import apply_compat_shims
+        from mdkit.utils import state_dict_mismatch
+        apply_compat_shims()
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        state = ckpt.get('state_dict', ckpt)
+        weak = {k[len('denoiser.'):]: v for k, v in state.items() if k.startswith('denoiser.')}
+        missing, unexpected, mismatched = state_dict_mismatch(
+            self.weak_denoiser.state_dict(), weak)
+        if missing or unexpected or mismatched:
+            examples = (missing + unexpected + [m[0] for m in mismatched])[:3]
+            raise RuntimeError(
+                f'weak_model.checkpoint {path} does not fit the weak denoiser: '
+                f'{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} '
+                f'wrong-shape keys (e.g. {examples}); a checkpoint-loaded weak model must have '
+                'the main denoiser architecture')
+        self.weak_denoiser.load_state_dict(weak)
+
+    @property
+    def weak_trainable(self) -> bool:
+        """bool: Whether the weak model is trained in this run (not loaded)."""
+        return self.weak_denoiser is not None and self.weak_checkpoint is None
+
+    def weak_training_active(self) -> bool:
+        """Whether the weak model is updated at the current training iteration.
+
+        Reads ``iter`` / ``max_iters`` from mmengine's message hub (set by the
+        Runner); outside a Runner it is active whenever the model trains.
+        """
+        if not (self.weak_trainable and self.training):
+            return False
+        if self.weak_stop_fraction is None:
+            return True
+        hub = MessageHub.get_current_instance()
+        it, max_iters = hub.get_info('iter'), hub.get_info('max_iters')
+        if it is None or not max_iters:
+            return True
+        return it < self.weak_stop_fraction * max_iters
+
+    @property
+    def weak_guide(self):
+        """nn.Module | None: The frozen weak network guidance uses (its EMA when kept)."""
+        if self.weak_denoiser is None:
+            return None
+        return self.weak_ema.module if self.weak_ema is not None else self.weak_denoiser
+
+    def train_step(self, data, optim_wrapper, run_forward=None) -> dict:
+        """One training step; with a weak model, two optimizers updated after one backward.
+
+        Main and weak losses touch disjoint parameters, so a single backward of
+        their sum gives each its own gradients; the ``'main'`` and ``'weak'``
+        wrappers of an ``OptimWrapperDict`` (built by
+        ``MotionOptimWrapperConstructor``) then clip and step separately.
+
+        Args:
+            data (dict): A batch from the dataloader.
+            optim_wrapper (OptimWrapper | OptimWrapperDict): Optimizer wrapper(s).
+            run_forward (Callable | None): Forward used for the loss (a DDP
+                wrapper passes its own so gradients are synchronised).
+                Defaults to ``self._run_forward``.
+        """
+        if not isinstance(optim_wrapper, OptimWrapperDict):
+            if self.weak_trainable:
+                raise RuntimeError(
+                    'this model trains a weak model (weak_model in its config) and needs two '
+                    "optimizers: set optim_wrapper.constructor='MotionOptimWrapperConstructor'")
+            return super().train_step(data, optim_wrapper)
+        missing = {'main', 'weak'} - set(optim_wrapper.keys())
+        if missing:
+            raise KeyError(f'OptimWrapperDict lacks {sorted(missing)}; build it with '
+                           'MotionOptimWrapperConstructor')
+        main_ow, weak_ow = optim_wrapper['main'], optim_wrapper['weak']
+        run_forward = run_forward or self._run_forward
+        with main_ow.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = run_forward(data, mode='loss')
+        weak_losses = {k: losses.pop(k) for k in list(losses) if k.startswith('weak_')}
+        main_loss, log_vars = self.parse_losses(losses)
+        total = main_ow.scale_loss(main_loss)
+        if weak_losses:
+            weak_loss, weak_vars = self.parse_losses(
+                {k[len('weak_'):]: v for k, v in weak_losses.items()})
+            total = total + weak_ow.scale_loss(weak_loss)
+            log_vars.update({f'weak_{k}': v for k, v in weak_vars.items()})
+        main_ow.backward(total)
+        for ow, used in ((main_ow, True), (weak_ow, bool(weak_losses))):
+            if used and ow.should_update():
+                ow.step()
+                ow.zero_grad()
+        if weak_losses and self.weak_ema is not None:
+            self.weak_ema.update_parameters(self.weak_denoiser)
+        return log_vars
 
     @property
     def codec(self):
@@ -151,15 +307,23 @@ class TextMotionDiffusion(BaseModel):
             data_samples (list[MotionDataSample]): With ``text``.
 
         Returns:
-            dict[str, Tensor]: One entry per configured loss (``loss_<name>``).
+            dict[str, Tensor]: One entry per configured loss (``loss_<name>``),
+            and ``weak_loss_<name>`` for the weak model while it trains.
         """
         if inputs.get('motion') is None:
             raise ValueError('loss() needs ground-truth motion in inputs["motion"]')
         x0, mask, t, noise, x_t = self._noised(inputs)
         drop = torch.rand(x0.shape[0], device=x0.device) < self.cond_drop_prob
         cond = self.encode_text(self._texts(data_samples), drop)
-        pred = self.denoiser(x_t, t, mask, cond)
         target = self.train_scheduler.get_target(x0, noise, t)
+        out = self._losses(self.denoiser(x_t, t, mask, cond), target, x0, x_t, t, mask)
+        if self.weak_training_active():  # same noised batch and conditions
+            weak = self._losses(self.weak_denoiser(x_t, t, mask, cond), target, x0, x_t, t, mask)
+            out.update({f'weak_{k}': v for k, v in weak.items()})
+        return out
+
+    def _losses(self, pred, target, x0, x_t, t, mask) -> dict:
+        """The configured losses of one prediction."""
         pred_x0 = None
         out = {}
         for name, loss_fn in self.losses.items():
@@ -189,12 +353,11 @@ class TextMotionDiffusion(BaseModel):
         steps = int(num_steps or self.num_inference_steps)
         b, t_max = mask.shape
 
-        def model_fn(x_t, t, step_index=0, total_steps=steps):
-            return self.denoiser(x_t, t, mask, cond)
-
-        fn = model_fn
-        if self.guidance is not None:
-            fn = self.guidance.wrap(self.denoiser, cond, mask)
+        guidance = self.guidance if self.guidance is not None else _NO_GUIDANCE
+        weak = self.weak_guide
+        if weak is not None:
+            weak.eval()
+        fn = guidance.wrap(self.denoiser, cond, mask, weak_denoiser=weak)
         return self.sampler.sample(fn, (b, t_max, self.codec.dim), mask=mask, num_steps=steps,
                                    generator=generator, device=mask.device,
                                    dtype=torch.float32, progress=progress)
