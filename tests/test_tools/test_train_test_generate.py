@@ -71,6 +71,22 @@ def test_round_trip(mini_cmu_dataset, tiny_evaluator_checkpoint, tmp_path):
     ident = record['settings']['evaluator']
     assert ident['type'] == 'ContrastiveEvaluator' and len(ident['checkpoint_sha256']) == 64
     assert record['settings']['multimodality'] == dict(num_texts=3, num_repeats=3, num_pairs=2)
+    # guidance sweep: CFG and auto-guidance against the earlier checkpoint
+    sweep = str(tmp_path / 'sweep')
+    proc = _run([osp.join(REPO, 'tools', 'analysis', 'guidance_sweep.py'), CONFIG,
+                 osp.join(work, 'iter_6.pth'), '--weak-checkpoint', osp.join(work, 'iter_2.pth'),
+                 '--scales', '1', '3', '--repetitions', '1', '--out-dir', sweep, '--cfg-options']
+                + _options(mini_cmu_dataset, 6)
+                + [f'test_evaluator.0.evaluator.checkpoint={tiny_evaluator_checkpoint}'], REPO)
+    with open(osp.join(sweep, 'sweep.json')) as f:
+        swept = json.load(f)
+    assert [(r['guidance'], r['scale']) for r in swept['rows']] == [
+        ('cfg', 1.0), ('cfg', 3.0), ('autoguidance', 1.0), ('autoguidance', 3.0)]
+    fids = {(r['guidance'], r['scale']): r['metrics']['t2m/fid']['mean'] for r in swept['rows']}
+    # scale 1 is the unguided model whichever reference, so those rows agree exactly
+    assert fids[('cfg', 1.0)] == fids[('autoguidance', 1.0)]
+    assert fids[('cfg', 3.0)] != fids[('cfg', 1.0)]
+    assert 't2m/gt_diversity' in swept['real'] and osp.getsize(osp.join(sweep, 'sweep.png')) > 0
     # generate from a prompt file
     prompts = tmp_path / 'prompts.txt'
     prompts.write_text('a person walks forward#2.0s\nsomeone jumps#30\n')
