@@ -57,7 +57,7 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(self, x: Tensor, context: Tensor | None = None,
-                key_mask: Tensor | None = None) -> Tensor:
+                key_mask: Tensor | None = None, attn_bias: Tensor | None = None) -> Tensor:
         """Attend from ``x`` to ``context`` (or to ``x`` itself).
 
         Args:
@@ -68,6 +68,8 @@ class MultiHeadAttention(nn.Module):
                 must keep at least one True key (else the output is NaN); the
                 callers guarantee it (null tokens, or unmasking empty rows).
                 Defaults to None (all keys valid).
+            attn_bias (Tensor | None): (B, heads or 1, N, S) float added to the
+                attention logits (e.g. a temporal-distance penalty). Defaults to None.
 
         Returns:
             Tensor: (B, N, W).
@@ -84,6 +86,10 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError('self-attention module got a context; build it with context_dim')
             q, k, v = (self._heads(t) for t in self.qkv_proj(x).chunk(3, dim=-1))
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        if attn_bias is not None:
+            attn_bias = attn_bias.to(q.dtype)
+            attn_mask = attn_bias if attn_mask is None else attn_bias.masked_fill(
+                ~attn_mask, float('-inf'))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(out.transpose(1, 2).reshape(b, n, self.width))
