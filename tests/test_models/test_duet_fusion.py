@@ -109,3 +109,23 @@ def test_in_denoiser_trains_both_streams():
     assert den.fusion.text_proj.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='video_tokens must have shape'):
         den(x, torch.tensor([3, 50]), None, dict(cond, video_tokens=torch.randn(2, 6, 5)))
+
+
+def test_concat_token_baseline_ignores_absent_video():
+    den = MODELS.build(dict(type='MotionTransformerDenoiser', input_dim=8, width=32, num_layers=1,
+                            num_heads=2, ff_dim=64, dropout=0.0,
+                            fusion=dict(type='ConcatTokenFusion', text_dim=16, video_dim=24)))
+    den.eval()
+    with torch.no_grad():  # leave the adaLN-zero start, where no branch reaches the output
+        for p in den.parameters():
+            p.normal_(0.0, 0.2)
+    cond = _cond(b=2)
+    cond['video_present'][1] = False
+    x, t = torch.randn(2, 10, 8), torch.tensor([3, 50])
+    base = den(x, t, None, cond)
+    changed = dict(cond, video_tokens=cond['video_tokens'].clone())
+    changed['video_tokens'][1] = 50.0
+    out = den(x, t, None, changed)
+    assert torch.allclose(out[1], base[1], atol=1e-5)
+    changed['video_tokens'][0] = 50.0
+    assert not torch.allclose(den(x, t, None, changed)[0], base[0])
