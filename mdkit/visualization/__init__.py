@@ -1,8 +1,9 @@
-"""Visualisation of joint motions: stick-figure videos (MP4/GIF) and PNG filmstrips.
+"""Visualisation of joint motions: stick-figure videos (MP4/GIF), PNG filmstrips, body clips.
 
-Importing this package is cheap: matplotlib and imageio are imported only when
-something is rendered.
+Importing this package is cheap: matplotlib, imageio and OpenCV are imported only
+when something is rendered.
 """
+from .body_render import BODY_COLORS, BodyClipRenderer
 from .stick_figure import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -14,6 +15,7 @@ from .stick_figure import (
 )
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'VIDEO_EXTENSIONS', 'StickFigureRenderer', 'check_joints',
+    'BODY_COLORS', 'BodyClipRenderer', 'IMAGE_EXTENSIONS', 'VIDEO_EXTENSIONS',
+    'StickFigureRenderer', 'check_joints',
     'frames_to_array', 'render_frames_png', 'render_stick_figure'
 ]
