@@ -195,10 +195,11 @@ def moment_matching(x: torch.Tensor, y: torch.Tensor, mean_weight: float = 1.0,
                     cov_weight: float = 1.0) -> torch.Tensor:
     """CORAL-style first and second moment distance between two token sets.
 
-    ``mean_weight * ||mu_x - mu_y||^2 + cov_weight * ||Cov_x - Cov_y||_F^2 / (4 C^2)``
-    with unbiased covariances (denominator ``max(N - 1, 1)``). The mean term is
-    a sum over the C channels, so it grows with C; the covariance term is
-    CORAL's normalisation.
+    ``mean_weight * ||mu_x - mu_y||^2 / C + cov_weight * ||Cov_x - Cov_y||_F^2 / (4 C^2)``
+    with unbiased covariances (denominator ``max(N - 1, 1)``). Both terms are
+    normalised by the width (the mean term averages over the C channels, the
+    covariance term is CORAL's normalisation), so neither grows with C and
+    the mean term cannot swamp the others at wide video features.
 
     Args:
         x (Tensor): (N, C) tokens.
@@ -214,7 +215,7 @@ def moment_matching(x: torch.Tensor, y: torch.Tensor, mean_weight: float = 1.0,
     total = x.new_zeros(())
     mu_x, mu_y = x.mean(0), y.mean(0)
     if mean_weight:
-        total = total + mean_weight * (mu_x - mu_y).pow(2).sum()
+        total = total + mean_weight * (mu_x - mu_y).pow(2).mean()
     if cov_weight:
         xc, yc = x - mu_x, y - mu_y
         cov_x = xc.T @ xc / max(x.shape[0] - 1, 1)
@@ -608,7 +609,7 @@ class MomentMatchingLoss(BaseAlignmentLoss):
     """CORAL-style moment matching of projected motion tokens and video tokens.
 
     Over the valid frames of the samples with video (no frame correspondence):
-    ``mean_weight * ||mu_m - mu_v||^2 + cov_weight * ||Cov_m - Cov_v||_F^2 / (4 C^2)``,
+    ``mean_weight * ||mu_m - mu_v||^2 / C + cov_weight * ||Cov_m - Cov_v||_F^2 / (4 C^2)``,
     see :func:`moment_matching`. Shapes: ``motion_feat`` (B, T, C_m),
     ``video_feat`` (B, F, C_v), masks (B, T) and (B, F), ``video_present`` (B,).
 
