@@ -1,4 +1,5 @@
-# Text-only motion diffusion with auto-guidance + CFG: a half-depth weak model trained in the same run.
+# Text-only motion diffusion with auto-guidance + CFG: a half-depth weak model
+# trained in the same run.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/datasets/cmu_humanml3d.py',
