@@ -8,4 +8,5 @@ from . import (  # noqa: F401
     guidance,
     losses,
     text_encoders,
+    video_encoders,
 )

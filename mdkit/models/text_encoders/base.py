@@ -19,6 +19,8 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
+from mdkit.utils.frozen_module import FrozenModuleMixin
+
 __all__ = [
     'BaseTextEncoder', 'TextEncoding', 'TextEmbeddingCache', 'pad_text_embedding',
     'cat_text_embeddings'
@@ -173,7 +175,7 @@ class TextEmbeddingCache:
             raise
 
 
-class BaseTextEncoder(nn.Module):
+class BaseTextEncoder(FrozenModuleMixin, nn.Module):
     """Common part of the frozen text encoders: checks, caching, padding, null condition.
 
     Subclasses set ``out_dim`` and ``max_length`` and implement
@@ -205,7 +207,9 @@ class BaseTextEncoder(nn.Module):
         if int(max_length) < 2:
             raise ValueError(f'max_length must be >= 2, got {max_length}')
         self.max_length = int(max_length)
-        self.frozen = bool(frozen)
+        # frozen weights come from the pretrained folder, not from checkpoints: they stay out
+        # of state dicts (FrozenModuleMixin) and state dicts without them load
+        self._init_frozen_weights(frozen)
         if not self.frozen and cache_dir is not None:
             raise ValueError('cache_dir needs frozen=True: a trainable encoder cannot be cached')
         self.cache = TextEmbeddingCache(cache_size if self.frozen else 0,
@@ -214,33 +218,6 @@ class BaseTextEncoder(nn.Module):
         # new weights make cached outputs stale: forget them (the disk cache is keyed by
         # the weights folder, so it assumes loaded weights equal that folder's)
         self.register_load_state_dict_post_hook(BaseTextEncoder._forget_cached)
-        # frozen weights come from the pretrained folder, not from checkpoints: leave them out
-        # of state dicts (a 1.6M-parameter generator's checkpoint would otherwise carry 22M
-        # frozen MiniLM parameters, twice with EMA), and accept state dicts without them
-        self._in_state_dict = False
-        self.register_state_dict_post_hook(BaseTextEncoder._drop_frozen_weights)
-        self.register_load_state_dict_pre_hook(BaseTextEncoder._fill_frozen_weights)
-
-    @staticmethod
-    def _drop_frozen_weights(module: BaseTextEncoder, state_dict, prefix, local_metadata):
-        if module.frozen and not module._in_state_dict:
-            for key in [k for k in state_dict if k.startswith(prefix)]:
-                del state_dict[key]
-
-    @staticmethod
-    def _fill_frozen_weights(module: BaseTextEncoder, state_dict, prefix, local_metadata,
-                             strict, missing_keys, unexpected_keys, error_msgs) -> None:
-        if not module.frozen or any(k.startswith(prefix) for k in state_dict):
-            return  # trainable, or an older checkpoint that stored the frozen weights
-        state_dict.update(module.full_state_dict(prefix=prefix, keep_vars=True))
-
-    def full_state_dict(self, prefix: str = '', keep_vars: bool = False) -> dict:
-        """The state dict including frozen weights (which ``state_dict()`` leaves out)."""
-        self._in_state_dict = True
-        try:
-            return self.state_dict(prefix=prefix, keep_vars=keep_vars)
-        finally:
-            self._in_state_dict = False
 
     @staticmethod
     def _forget_cached(module: BaseTextEncoder, incompatible_keys) -> None:
@@ -260,32 +237,6 @@ class BaseTextEncoder(nn.Module):
             ``num_tokens`` (int, the token count before truncation).
         """
         raise NotImplementedError
-
-    # -- frozen behaviour ----------------------------------------------------------------
-    def _freeze(self) -> None:
-        """Turn gradients off and switch to eval mode when ``frozen``."""
-        if self.frozen:
-            self.requires_grad_(False)
-            super().train(False)
-
-    def train(self, mode: bool = True) -> BaseTextEncoder:
-        """Set train mode; a frozen encoder always stays in eval mode."""
-        return super().train(False if self.frozen else mode)
-
-    @property
-    def device(self) -> torch.device:
-        """torch.device: Device of the weights (outputs are put there)."""
-        for p in self.parameters():
-            return p.device
-        return torch.device('cpu')
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """torch.dtype: Floating dtype of the weights (the outputs' dtype)."""
-        for p in self.parameters():
-            if p.is_floating_point():
-                return p.dtype
-        return torch.get_default_dtype()
 
     def _cache_key(self, text: str) -> str:
         return f'{self.identity()}|max_length={self.max_length}|dtype={self.dtype}|text={text}'

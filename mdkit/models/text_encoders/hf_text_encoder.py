@@ -5,7 +5,6 @@ inside the loaders, never at ``import mdkit``.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -18,6 +17,11 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mdkit.registry import MODELS
+from mdkit.utils.frozen_module import (
+    NO_DOWNLOAD_HINT,
+    hf_progress_bar_disabled,
+    resolve_local_folder,
+)
 
 from .base import BaseTextEncoder, TextEncoding
 
@@ -35,25 +39,6 @@ MODEL_TYPE_TO_CLASS = {
 }
 #: Pooling modes of :class:`HFTextEncoder`.
 POOLING_MODES = ('mean', 'cls', 'eos', 'pooler')
-
-_NO_DOWNLOAD = ('Model weights cannot be downloaded here: pass the path of a local folder '
-                'written with `model.save_pretrained(folder)` and '
-                '`tokenizer.save_pretrained(folder)`.')
-
-
-@contextlib.contextmanager
-def _no_progress_bar():
-    """Hide transformers' "Loading weights" progress bar for one load."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
 
 def _folder_fingerprint(*folders: str, chunk: int = 1 << 16) -> str:
     """Cheap content fingerprint of the files directly inside ``folders``.
@@ -78,15 +63,6 @@ def _folder_fingerprint(*folders: str, chunk: int = 1 << 16) -> str:
     return h.hexdigest()[:16]
 
 
-def _resolve_folder(path: str | os.PathLike, subfolder: str | None, what: str) -> str:
-    folder = osp.abspath(osp.expanduser(os.fspath(path)))
-    if subfolder:
-        folder = osp.join(folder, subfolder)
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'{what} folder {folder!r} does not exist. {_NO_DOWNLOAD}')
-    return folder
-
-
 def load_hf_text_model(model_dir: str, tokenizer_dir: str | None = None):
     """Load a text encoder and its tokenizer from local folders, offline.
 
@@ -103,7 +79,7 @@ def load_hf_text_model(model_dir: str, tokenizer_dir: str | None = None):
     """
     config_file = osp.join(model_dir, 'config.json')
     if not osp.isfile(config_file):
-        raise FileNotFoundError(f'no config.json in {model_dir!r}. {_NO_DOWNLOAD}')
+        raise FileNotFoundError(f'no config.json in {model_dir!r}. {NO_DOWNLOAD_HINT}')
     with open(config_file, encoding='utf-8') as f:
         model_type = json.load(f).get('model_type')
     # batches of captions gain nothing from the tokenizer's thread pool, and a used pool
@@ -113,7 +89,7 @@ def load_hf_text_model(model_dir: str, tokenizer_dir: str | None = None):
 
     cls = getattr(transformers, MODEL_TYPE_TO_CLASS.get(model_type, 'AutoModel'))
     tokenizer_dir = tokenizer_dir or model_dir
-    with _no_progress_bar():
+    with hf_progress_bar_disabled():
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 tokenizer_dir, local_files_only=True)
@@ -121,7 +97,7 @@ def load_hf_text_model(model_dir: str, tokenizer_dir: str | None = None):
             raise FileNotFoundError(
                 f'could not load a tokenizer from {tokenizer_dir!r} ({exc}). Save it there '
                 'with `tokenizer.save_pretrained(folder)` or pass `tokenizer_path`. '
-                f'{_NO_DOWNLOAD}') from exc
+                f'{NO_DOWNLOAD_HINT}') from exc
         model = cls.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     if getattr(model.config, 'is_encoder_decoder', False) and hasattr(model, 'get_encoder'):
         model = model.get_encoder()
@@ -186,10 +162,10 @@ class HFTextEncoder(BaseTextEncoder):
         if pooling not in POOLING_MODES:
             raise ValueError(f'pooling must be one of {POOLING_MODES}, got {pooling!r}')
         if model_path is None:
-            raise FileNotFoundError(f'HFTextEncoder needs model_path. {_NO_DOWNLOAD}')
-        model_dir = _resolve_folder(model_path, subfolder, 'model')
+            raise FileNotFoundError(f'HFTextEncoder needs model_path. {NO_DOWNLOAD_HINT}')
+        model_dir = resolve_local_folder(model_path, subfolder, 'model')
         tokenizer_dir = (model_dir if tokenizer_path is None
-                         else _resolve_folder(tokenizer_path, None, 'tokenizer'))
+                         else resolve_local_folder(tokenizer_path, None, 'tokenizer'))
         self.model_path = model_dir
         self.tokenizer_path = tokenizer_dir
         self.pooling = pooling
