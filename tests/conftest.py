@@ -1,4 +1,5 @@
 """Shared fixtures: the real motion data folder (skip with a reason when absent)."""
+import os
 import os.path as osp
 
 import pytest
@@ -104,4 +105,38 @@ def captioned_cmu_dataset(cmu_root, tmp_path_factory):
     cfg = ConversionConfig(mirror=False, use_descriptions=False, max_clip_seconds=600.0)
     report = convert_dataset(cmu_root, out, cfg, trials=CAPTIONED_TRIALS, progress=False)
     assert report['trials_ok'] == len(CAPTIONED_TRIALS), report['trials_failed']
+    return out
+
+
+#: A tiny VideoMAE (random weights) for tests that need real video features fast.
+TINY_VIDEOMAE = dict(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=32,
+                     num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+
+
+@pytest.fixture(scope='session')
+def mini_video_features(mini_cmu_dataset, tmp_path_factory):
+    """Precomputed video features of every mini-dataset clip: real joints rendered to 32x32
+    clips by ``BodyClipRenderer``, encoded by a tiny VideoMAE, written in the cache layout."""
+    import glob
+
+    import numpy as np
+
+    from mdkit.models.video_encoders import VideoMAEVideoEncoder
+    from mdkit.models.video_encoders.feature_cache import FORMAT_VERSION, write_feature_meta
+    from mdkit.visualization import BodyClipRenderer
+    out = str(tmp_path_factory.mktemp('video_feats'))
+    renderer = BodyClipRenderer(size=32)
+    encoder = VideoMAEVideoEncoder(config=TINY_VIDEOMAE)
+    samples = {}
+    for path in sorted(glob.glob(os.path.join(mini_cmu_dataset, 'new_joints', '*.npy'))):
+        sid = os.path.splitext(os.path.basename(path))[0]
+        frames = renderer.render(np.load(path), seed=0)
+        feats, counts = encoder.encode_native([frames])
+        np.save(os.path.join(out, f'{sid}.npy'), feats[0].numpy().astype(np.float32))
+        samples[sid] = dict(num_frames=int(counts[0]), num_slots=int(feats[0].shape[0]))
+    write_feature_meta(out, dict(
+        format_version=FORMAT_VERSION, encoder='VideoMAEVideoEncoder',
+        encoder_config=encoder.encoder_config(), config_hash=encoder.config_hash(),
+        feature_dim=encoder.out_dim, tubelet_size=encoder.tubelet_size, video_fps=20.0,
+        render=dict(size=32), samples=samples))
     return out

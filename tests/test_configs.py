@@ -28,9 +28,12 @@ def is_evaluator(cfg: Config) -> bool:
     return cfg.model.type == 'ContrastiveEvaluatorModel'
 
 
-def shrink(cfg: Config, data_root: str) -> Config:
-    """Point a config at the mini dataset and shrink the model."""
+def shrink(cfg: Config, data_root: str, video_features: str | None = None) -> Config:
+    """Point a config at the mini dataset (and its video features) and shrink the model."""
     opts = dict(TINY_EVALUATOR if is_evaluator(cfg) else TINY)
+    if cfg.model.get('video_encoder') is not None:
+        opts['model.video_encoder.feature_dir'] = video_features
+        opts['model.align_layer'] = 0  # the shrunk denoiser has one layer
     opts['model.data_preprocessor.codec.mean'] = osp.join(data_root, 'Mean.npy')
     opts['model.data_preprocessor.codec.std'] = osp.join(data_root, 'Std.npy')
     if is_evaluator(cfg):
@@ -44,9 +47,10 @@ def shrink(cfg: Config, data_root: str) -> Config:
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
-def test_config_builds_and_steps(path, mini_cmu_dataset, tiny_evaluator_checkpoint):
+def test_config_builds_and_steps(path, mini_cmu_dataset, tiny_evaluator_checkpoint,
+                                 mini_video_features):
     register_all_modules()
-    cfg = shrink(Config.fromfile(path), mini_cmu_dataset)
+    cfg = shrink(Config.fromfile(path), mini_cmu_dataset, mini_video_features)
     assert cfg.default_scope == 'mdkit'
     model = build_from_cfg_checked(cfg.model, MODELS)
     pipe = cfg.train_dataloader.dataset

@@ -265,6 +265,10 @@ class TextMotionDiffusion(BaseModel):
         return dict(text_tokens=out['tokens'], text_mask=out['mask'], text_pooled=out['pooled'],
                     text_present=present)
 
+    def predict_conditions(self, data_samples, mask: torch.Tensor) -> dict:
+        """The condition dict for generation (the texts here; subclasses add modalities)."""
+        return self.encode_text(self._texts(data_samples))
+
     @staticmethod
     def _texts(data_samples) -> list:
         texts = []
@@ -317,10 +321,15 @@ class TextMotionDiffusion(BaseModel):
         cond = self.encode_text(self._texts(data_samples), drop)
         target = self.train_scheduler.get_target(x0, noise, t)
         out = self._losses(self.denoiser(x_t, t, mask, cond), target, x0, x_t, t, mask)
-        if self.weak_training_active():  # same noised batch and conditions
-            weak = self._losses(self.weak_denoiser(x_t, t, mask, cond), target, x0, x_t, t, mask)
-            out.update({f'weak_{k}': v for k, v in weak.items()})
+        out.update(self._weak_losses(x_t, t, mask, cond, target, x0))
         return out
+
+    def _weak_losses(self, x_t, t, mask, cond, target, x0) -> dict:
+        """``weak_loss_*`` of the weak model on the same noised batch, while it trains."""
+        if not self.weak_training_active():
+            return {}
+        weak = self._losses(self.weak_denoiser(x_t, t, mask, cond), target, x0, x_t, t, mask)
+        return {f'weak_{k}': v for k, v in weak.items()}
 
     def _losses(self, pred, target, x0, x_t, t, mask) -> dict:
         """The configured losses of one prediction."""
@@ -384,7 +393,7 @@ class TextMotionDiffusion(BaseModel):
         mask = inputs['mask']
         lengths = mask.sum(1)
         self.check_lengths(lengths.tolist())
-        cond = self.encode_text(self._texts(data_samples))
+        cond = self.predict_conditions(data_samples, mask)
         x0 = self.sample(cond, mask, num_steps, generator, progress)
         feats = self.data_preprocessor.denormalize_motion(x0)
         joints = self.codec.decode(feats.double()).float()

@@ -1,0 +1,2 @@
+# Concat baseline: text token and time-embedded video slots prepended to the motion tokens.
+fusion = dict(type='ConcatTokenFusion')
