@@ -19,8 +19,8 @@ horizontal flips). Writes to ``--out``:
 * ``pretrain_info.json`` (data, settings, iterations, first and final losses).
 
 The held-out loss is computed on a fixed set of windows (the first frames of
-up to ``--eval-clips`` clips) with fixed masks, so it is comparable across
-iterations and runs.
+up to ``--eval-clips`` clips of ``--eval-ids-file``, else of the training
+clips) with fixed masks, so it is comparable across iterations and runs.
 """
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--video-fps', type=float, default=20.0,
                    help='resample clips to this frame rate when read (the rate features are '
                         'extracted at). Default: 20')
+    p.add_argument('--ids-file', default=None,
+                   help='train on these clip ids only (one per line, e.g. the train split); '
+                        'default: every clip in --video-dir')
+    p.add_argument('--eval-ids-file', default=None,
+                   help='clip ids of the held-out loss (e.g. the val split); default: the first '
+                        '--eval-clips training clips (then the loss is not held out)')
     p.add_argument('--max-clips', type=int, default=None, help='use at most this many clips')
     p.add_argument('--max-clip-frames', type=int, default=64,
                    help='frames kept in memory per clip (a centred crop). Default: 64')
@@ -97,13 +103,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def find_clips(video_dir: str, ext: str, max_clips: int | None) -> list[str]:
-    """Sorted clip paths; exits with a clear message when there are none."""
+def find_clips(video_dir: str, ext: str, max_clips: int | None,
+               ids_file: str | None = None) -> list[str]:
+    """Sorted clip paths (of ``ids_file`` when given); exits clearly when there are none."""
     if not osp.isdir(video_dir):
         sys.exit(f'error: --video-dir {video_dir!r} does not exist. Render clips first: '
                  'python tools/dataset_converters/render_videos.py DATA_ROOT --split train '
                  '--out-dir VIDEO_DIR')
-    paths = sorted(glob.glob(osp.join(video_dir, f'*.{ext.lstrip(".")}')))
+    ext = ext.lstrip('.')
+    if ids_file:
+        if not osp.isfile(ids_file):
+            sys.exit(f'error: ids file {ids_file!r} does not exist')
+        with open(ids_file, encoding='utf-8') as f:
+            ids = sorted({ln.strip() for ln in f if ln.strip() and not ln.startswith('#')})
+        paths = [osp.join(video_dir, f'{i}.{ext}') for i in ids]
+        missing = [p for p in paths if not osp.isfile(p)]
+        if missing:
+            sys.exit(f'error: {len(missing)} clip(s) of {ids_file!r} missing in {video_dir!r} '
+                     f'(first: {osp.basename(missing[0])}). Render them with '
+                     'tools/dataset_converters/render_videos.py')
+        return paths[:max_clips] if max_clips else paths
+    paths = sorted(glob.glob(osp.join(video_dir, f'*.{ext}')))
     if not paths:
         sys.exit(f'error: no *.{ext.lstrip(".")} clips in {video_dir!r}. Render clips first: '
                  'python tools/dataset_converters/render_videos.py DATA_ROOT --split train '
@@ -256,7 +276,9 @@ def log_row(rows, model, eval_windows, eval_masks, device, args, done, window_lo
 def main(argv=None) -> dict:
     """Run the pretraining; returns the ``pretrain_info.json`` content."""
     args = parse_args(argv)
-    paths = find_clips(args.video_dir, args.ext, args.max_clips)
+    paths = find_clips(args.video_dir, args.ext, args.max_clips, args.ids_file)
+    eval_paths = (find_clips(args.video_dir, args.ext, args.eval_clips, args.eval_ids_file)
+                  if args.eval_ids_file else None)
     progress = not args.no_progress
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -283,7 +305,9 @@ def main(argv=None) -> dict:
     patches = (args.size // args.patch) ** 2
     gen = torch.Generator().manual_seed(args.seed)
     eval_gen = torch.Generator().manual_seed(args.seed + 1)
-    eval_windows = np.stack([c[:args.num_frames] for c in clips[:args.eval_clips]])
+    eval_clips = (load_clips(eval_paths, args, progress) if eval_paths
+                  else clips[:args.eval_clips])
+    eval_windows = np.stack([c[:args.num_frames] for c in eval_clips])
     eval_masks = tube_mask(len(eval_windows), slots, patches, args.mask_ratio, eval_gen)
 
     decay, no_decay = [], []
@@ -351,7 +375,9 @@ def main(argv=None) -> dict:
     info = dict(
         data=dict(video_dir=osp.abspath(args.video_dir), num_clips=len(clips),
                   clip_frames=[int(min(len(c) for c in clips)), int(max(len(c) for c in clips))],
-                  video_fps=args.video_fps, eval_clips=len(eval_windows)),
+                  video_fps=args.video_fps, eval_clips=len(eval_windows),
+                  ids_file=args.ids_file, eval_ids_file=args.eval_ids_file,
+                  eval_held_out=bool(args.eval_ids_file)),
         model=dict(size=args.size, num_frames=args.num_frames, tubelet=args.tubelet,
                    patch=args.patch, hidden=args.hidden, layers=args.layers, heads=args.heads,
                    decoder_hidden=args.decoder_hidden, decoder_layers=args.decoder_layers,

@@ -107,6 +107,25 @@ def test_pretrain_empty_video_dir(tmp_path):
     assert 'no *.mp4 clips in' in proc.stderr and 'render_videos.py' in proc.stderr
 
 
+def test_pretrain_ids_files(clip_dir, tmp_path):
+    train, held_out = tmp_path / 'train.txt', tmp_path / 'val.txt'
+    train.write_text('clip00\nclip01\nclip02\n')
+    held_out.write_text('clip03\n')
+    out = tmp_path / 'out'
+    proc = _run('tools/pretrain_video_encoder.py', '--video-dir', str(clip_dir), '--out',
+                str(out), *TINY_ARGS, '--iters', '2', '--batch-size', '2', '--log-interval', '1',
+                '--ids-file', str(train), '--eval-ids-file', str(held_out), '--no-progress')
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / 'pretrain_info.json').read_text())['data']
+    assert data['num_clips'] == 3 and data['eval_clips'] == 1 and data['eval_held_out']
+    # an id without a clip is named, with the way to make it
+    held_out.write_text('clip09\n')
+    proc = _run('tools/pretrain_video_encoder.py', '--video-dir', str(clip_dir), '--out',
+                str(out), '--ids-file', str(train), '--eval-ids-file', str(held_out))
+    assert proc.returncode != 0
+    assert 'clip09.mp4' in proc.stderr and 'render_videos.py' in proc.stderr
+
+
 def test_extract_then_precomputed(pretrained_dir, clip_dir, tmp_path):
     from mdkit.datasets.video_io import read_video
     from mdkit.models.video_encoders import PrecomputedVideoEncoder, VideoMAEVideoEncoder
