@@ -1,11 +1,14 @@
-"""Generate motions from text with a trained model.
+"""Generate motions from text (and a video, with a MotionDuet model) with a trained model.
 
 Usage:
     python tools/generate.py CONFIG CHECKPOINT --text "a person walks forward" [--length 4.0s]
+        [--video clip.mp4]
     python tools/generate.py CONFIG CHECKPOINT --text-file prompts.txt [--num-repetitions 3]
         [--seed 0] [--steps 50] [--out-dir outputs/generate] [--no-video]
+        [--video-encoder-weights DIR]
 
-A prompt file holds one prompt per line, optionally ``prompt#length`` (frames or seconds).
+A prompt file holds one prompt per line, optionally ``prompt#length`` (frames or seconds) and
+``prompt#length#video`` (an empty length takes the video's duration).
 Per sample it writes ``<name>_features.npy`` (T, D), ``<name>_joints.npy`` (T, J, 3) and a
 stick-figure ``<name>.mp4``.
 """
@@ -27,6 +30,11 @@ def parse_args(argv=None):
     g.add_argument('--text', help='one prompt')
     g.add_argument('--text-file', help='file with one prompt per line ("prompt#length" allowed)')
     p.add_argument('--length', default=None, help='frames (80) or seconds (4.0s)')
+    p.add_argument('--video', default=None,
+                   help='video condition of --text (a MotionDuet model): file or frame folder')
+    p.add_argument('--video-encoder-weights', default=None,
+                   help='video encoder weights folder, when the one recorded in the feature '
+                        'cache moved')
     p.add_argument('--num-repetitions', type=int, default=1)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--steps', type=int, default=None, help='sampling steps')
@@ -39,23 +47,27 @@ def parse_args(argv=None):
 
 
 def read_prompts(args):
-    """(prompts, lengths) from --text or --text-file."""
+    """(prompts, lengths, videos) from --text or --text-file."""
     if args.text is not None:
-        return [args.text], [args.length]
+        return [args.text], [args.length], [args.video]
+    if args.video is not None:
+        sys.exit('error: --video goes with --text; in a prompt file write prompt#length#video')
     if not osp.isfile(args.text_file):
         sys.exit(f'error: prompt file not found: {args.text_file}')
-    prompts, lengths = [], []
+    prompts, lengths, videos = [], [], []
     with open(args.text_file, encoding='utf-8') as f:
         for ln in f:
             ln = ln.strip()
             if not ln:
                 continue
-            text, _, length = ln.partition('#')
+            text, _, rest = ln.partition('#')
+            length, _, video = rest.partition('#')
             prompts.append(text.strip())
             lengths.append(length.strip() or args.length)
+            videos.append(video.strip() or None)
     if not prompts:
         sys.exit(f'error: no prompts in {args.text_file}')
-    return prompts, lengths
+    return prompts, lengths, videos
 
 
 def slug(text: str, n: int = 40) -> str:
@@ -65,19 +77,22 @@ def slug(text: str, n: int = 40) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    prompts, lengths = read_prompts(args)
+    prompts, lengths, videos = read_prompts(args)
     from mdkit.apis import MotionGenerator
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             sys.exit(f'error: file not found: {path}')
+    for path in videos:
+        if path is not None and not osp.exists(path):
+            sys.exit(f'error: video not found: {path}')
     gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device,
                                       cfg_options=args.cfg_options)
-    default = f'{gen.model.max_length}'
-    lengths = [v if v is not None else default for v in lengths]
-    try:
+    try:  # a missing length: the video's duration, else the model's max_length
         results = gen.generate(prompts, lengths, num_repetitions=args.num_repetitions,
-                               seed=args.seed, steps=args.steps, progress=True)
-    except ValueError as e:
+                               seed=args.seed, steps=args.steps, progress=True,
+                               videos=videos if any(videos) else None,
+                               video_encoder_weights=args.video_encoder_weights)
+    except (ValueError, FileNotFoundError) as e:
         sys.exit(f'error: {e}')
     os.makedirs(args.out_dir, exist_ok=True)
     index = []
@@ -90,7 +105,8 @@ def main(argv=None):
         np.save(base + '_features.npy', res.pred_motion.numpy())
         np.save(base + '_joints.npy', res.pred_joints.numpy())
         entry = dict(name=name, text=prompts[i], repetition=r, frames=int(res.length),
-                     features=base + '_features.npy', joints=base + '_joints.npy')
+                     features=base + '_features.npy', joints=base + '_joints.npy',
+                     video_condition=videos[i])
         if not args.no_video:
             from mdkit.visualization import render_stick_figure
             render_stick_figure(res.pred_joints.numpy(), base + '.mp4', fps=gen.fps,

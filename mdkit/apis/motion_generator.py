@@ -1,6 +1,7 @@
 """Python API for text-to-motion generation from a config and a checkpoint."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 
 import torch
@@ -109,13 +110,21 @@ class MotionGenerator:
 
     def generate(self, texts: list, lengths=None, num_repetitions: int = 1,
                  seed: int | None = None, steps: int | None = None, batch_size: int = 32,
-                 progress: bool = False) -> list:
-        """Generate ``num_repetitions`` motions per text.
+                 progress: bool = False, videos: list | None = None,
+                 video_encoder_weights: str | None = None) -> list:
+        """Generate ``num_repetitions`` motions per text (and video, for MotionDuet models).
 
         Args:
             texts (list[str]): Prompts (non-empty).
             lengths (list | int | str | None): Per-text length in frames or
-                ``'4.0s'``; one value for all; None uses ``model.max_length``.
+                ``'4.0s'``; one value for all; None uses the video's duration
+                for a text with a video, else ``model.max_length``.
+            videos (list | None): Per text: None (text only), a video file or
+                frame folder, or ``(F, H, W, 3)`` frames at the video
+                encoder's frame rate. The video spans the whole motion.
+                Needs a model with a video encoder. Defaults to None.
+            video_encoder_weights (str | None): Weights folder of the video
+                encoder, when the one recorded in the feature cache moved.
             num_repetitions (int): Samples per text. Defaults to 1.
             seed (int | None): Seed for reproducible sampling.
             steps (int | None): Sampler steps (default: the config's).
@@ -134,14 +143,31 @@ class MotionGenerator:
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise ValueError(f'text {i} is empty: give a non-empty prompt')
+        clips = self._read_videos(videos, len(texts))
         if lengths is None:
-            lengths = [self.model.max_length] * len(texts)
+            lengths = [None] * len(texts)
         elif not isinstance(lengths, (list, tuple)):
             lengths = [lengths] * len(texts)
         if len(lengths) != len(texts):
             raise ValueError(f'{len(lengths)} lengths for {len(texts)} texts')
-        frames = [parse_length(v, self.fps) for v in lengths]
+        frames = []
+        for v, clip in zip(lengths, clips):
+            if v is not None:
+                frames.append(parse_length(v, self.fps))
+            elif clip is not None:  # the video's duration
+                video_fps = float(self.model.video_encoder.video_fps)
+                frames.append(max(1, int(round(len(clip) * self.fps / video_fps))))
+            else:
+                frames.append(int(self.model.max_length))
         self.model.check_lengths(frames)
+        feats = [None] * len(texts)
+        with_video = [i for i, c in enumerate(clips) if c is not None]
+        if with_video:
+            got = self.model.video_features([clips[i] for i in with_video],
+                                            [frames[i] for i in with_video],
+                                            video_encoder_weights)
+            for i, f in zip(with_video, got):
+                feats[i] = f
         if num_repetitions < 1:
             raise ValueError(f'num_repetitions must be >= 1, got {num_repetitions}')
         jobs = [(i, r) for i in range(len(texts)) for r in range(num_repetitions)]
@@ -159,6 +185,8 @@ class MotionGenerator:
                 s = MotionDataSample(metainfo=dict(text_index=i, repetition=r))
                 s.text = texts[i].strip()
                 s.length = frames[i]
+                if feats[i] is not None:
+                    s.video_feat = feats[i]
                 samples.append(s)
             data = self.model.data_preprocessor(dict(inputs=None, data_samples=samples))
             results += self.model.predict(data['inputs'], data['data_samples'], num_steps=steps,
@@ -168,3 +196,27 @@ class MotionGenerator:
         if bar:
             bar.close()
         return results
+
+    def _read_videos(self, videos, num_texts: int) -> list:
+        """Frames per text (None where a text has no video), read at the encoder's rate."""
+        if videos is None:
+            return [None] * num_texts
+        if isinstance(videos, str) or not isinstance(videos, (list, tuple)):
+            videos = [videos]
+        if len(videos) != num_texts:
+            raise ValueError(f'{len(videos)} videos for {num_texts} texts: give one per text '
+                             '(None for text only)')
+        if all(v is None for v in videos):
+            return list(videos)
+        if not hasattr(self.model, 'video_features'):
+            raise ValueError(f'{type(self.model).__name__} takes no video condition: drop the '
+                             'videos or use a MotionDuet config')
+        from mdkit.datasets.video_io import read_video
+        video_fps = float(self.model.video_encoder.video_fps)
+        clips = []
+        for v in videos:
+            if v is None or not isinstance(v, (str, os.PathLike)):
+                clips.append(v)
+            else:
+                clips.append(read_video(os.fspath(v), fps=video_fps))
+        return clips

@@ -114,3 +114,51 @@ def test_modality_dropout_and_config_errors(mini_cmu_dataset, mini_video_feature
         MODELS.build(duet_cfg(mini_cmu_dataset, mini_video_features, cond_drop_prob=0.1))
     with pytest.raises(ValueError, match='feature folder'):
         MODELS.build(duet_cfg(mini_cmu_dataset, mini_video_features + '_missing'))
+
+
+def test_generate_with_new_videos(mini_cmu_dataset, mini_video_features):
+    """A user's clip is encoded by the encoder rebuilt from the cache; it matches the cache."""
+    import numpy as np
+
+    from mdkit.apis import MotionGenerator
+    from mdkit.models.generators import TextMotionDiffusion
+    from mdkit.visualization import BodyClipRenderer
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(duet_cfg(mini_cmu_dataset, mini_video_features))
+    sid = model.video_encoder.sample_ids[0]
+    frames = BodyClipRenderer(size=32).render(
+        np.load(osp.join(mini_cmu_dataset, 'new_joints', f'{sid}.npy')), seed=0)
+    # the same frames through the rebuilt encoder give the cached features
+    assert len(frames) == int(model.video_encoder.meta['samples'][sid]['num_frames'])
+    cached = model.video_encoder([sid], motion_lengths=[len(frames)])
+    fresh = model.video_features([frames], [len(frames)])[0]
+    torch.testing.assert_close(fresh, cached['features'][0][cached['mask'][0]])
+    n = min(len(frames), model.max_length)
+    frames = frames[:n]
+    gen = MotionGenerator(model)
+    text_only, with_video = gen.generate(['a person walks'] * 2, videos=[None, frames],
+                                         lengths=[n, None], seed=0, steps=2)
+    assert with_video.length == n and with_video.pred_joints.shape == (n, 22, 3)
+    assert not torch.allclose(text_only.pred_joints, with_video.pred_joints)
+    with pytest.raises(ValueError, match='1 videos for 2 texts'):
+        gen.generate(['a', 'b'], videos=[frames])
+    text_model = MODELS.build({k: v for k, v in duet_cfg(mini_cmu_dataset, mini_video_features,
+                                                         type='TextMotionDiffusion').items()
+                               if k not in ('video_encoder', 'align_loss', 'align_layer')}
+                              | dict(fusion=dict(type='CrossAttentionFusion')))
+    assert isinstance(text_model, TextMotionDiffusion)
+    with pytest.raises(ValueError, match='takes no video condition'):
+        MotionGenerator(text_model).generate(['a person walks'], videos=[frames])
+
+
+def test_live_encoder_refuses_other_weights(mini_video_features, tmp_path):
+    from mdkit.models.video_encoders import PrecomputedVideoEncoder, VideoFeatureCacheError
+    pre = PrecomputedVideoEncoder(mini_video_features)
+    assert pre.live_encoder().config_hash() == pre.config_hash
+    pre.config_hash = '0' * 64  # as if the cache had been written by other weights
+    with pytest.raises(VideoFeatureCacheError, match='weights changed'):
+        pre.live_encoder()
+    pre.meta = dict(pre.meta, pretrained=str(tmp_path / 'moved'))
+    with pytest.raises(FileNotFoundError, match='--video-encoder-weights'):
+        pre.live_encoder()

@@ -156,6 +156,38 @@ class MotionDuet(TextMotionDiffusion):
         return dict(video_tokens=tokens, video_mask=vmask, video_times=vtimes,
                     video_present=vmask.any(1))
 
+    def live_video_encoder(self, weights: str | None = None):
+        """The encoder for videos outside the feature cache (e.g. a user's clip at generation).
+
+        The configured encoder when it encodes frames; for a
+        ``PrecomputedVideoEncoder`` the encoder that wrote its cache, rebuilt
+        and checked against the cache's config hash (``weights`` overrides the
+        recorded weights folder). Built once and kept out of the state dict.
+        """
+        if not hasattr(self.video_encoder, 'live_encoder'):
+            return self.video_encoder
+        key = weights or ''
+        cache = self.__dict__.setdefault('_live_video_encoders', {})
+        if key not in cache:
+            cache[key] = self.video_encoder.live_encoder(weights)
+        return cache[key].to(self.video_encoder.device)
+
+    def video_features(self, videos, motion_lengths, weights: str | None = None) -> list:
+        """Features of new videos, each aligned to the motion it conditions.
+
+        Args:
+            videos (list): ``(F, H, W, 3)`` frames per video (uint8 or float in
+                [0, 1]), at the encoder's ``video_fps``.
+            motion_lengths (list[int]): Motion frames each video spans.
+            weights (str | None): See :meth:`live_video_encoder`.
+
+        Returns:
+            list[Tensor]: (S_i, Cv) per video, to set as a sample's ``video_feat``.
+        """
+        encoder = self.live_video_encoder(weights)
+        out = encoder(list(videos), motion_lengths=[int(n) for n in motion_lengths])
+        return [out['features'][i][out['mask'][i]].float().cpu() for i in range(len(videos))]
+
     def _conditions(self, data_samples, mask, video: dict, keep_text=None, keep_video=None):
         cond = self.encode_text(self._texts(data_samples),
                                 None if keep_text is None else ~keep_text)

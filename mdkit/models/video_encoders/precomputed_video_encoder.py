@@ -172,6 +172,53 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         with torch.no_grad():
             return self.align(feats, frames, motion_lengths, num_slots)
 
+    def live_encoder(self, pretrained: str | None = None) -> BaseVideoEncoder:
+        """The encoder that wrote this cache, rebuilt from ``meta.json``, for new videos.
+
+        Videos that are not in the cache (a user's own clip at generation time)
+        must be encoded exactly as the cached ones were. This builds the
+        encoder recorded in ``meta.json`` (its weights folder, or its config
+        for a random init) with the recorded settings and checks that its
+        config hash equals the cache's.
+
+        Args:
+            pretrained (str | None): Weights folder to use instead of the one
+                recorded (e.g. after moving it). Defaults to None.
+
+        Returns:
+            BaseVideoEncoder: A frozen live encoder on this module's device.
+
+        Raises:
+            FileNotFoundError: The recorded weights folder is gone.
+            VideoFeatureCacheError: The rebuilt encoder is not the one that
+                wrote the cache (other weights or settings).
+        """
+        cfg = self.meta.get('encoder_config') or {}
+        folder = pretrained or self.meta.get('pretrained')
+        args = dict(type=self.encoder_name, video_fps=self.video_fps, motion_fps=self.motion_fps)
+        for key in ('image_mean', 'image_std', 'resize_mode', 'window_stride'):
+            if key in cfg:
+                args[key] = cfg[key]
+        if folder:
+            if not osp.isdir(folder):
+                raise FileNotFoundError(
+                    f'the video encoder weights {folder!r} recorded in '
+                    f'{osp.join(self.feature_dir, META_FILE)} do not exist; new videos need '
+                    'that encoder. Pass its folder (MotionGenerator.generate(..., '
+                    'video_encoder_weights=DIR), tools/generate.py --video-encoder-weights DIR)')
+            args['pretrained'] = folder
+        else:  # a seeded random init: its config rebuilds the same weights
+            args['config'] = {k: v for k, v in (cfg.get('model') or {}).items()
+                              if k != 'model_type'}
+        encoder = MODELS.build(args).to(self.device)
+        if encoder.config_hash() != self.config_hash:
+            raise VideoFeatureCacheError(
+                f'the encoder rebuilt from {osp.join(self.feature_dir, META_FILE)} (weights '
+                f'{folder!r}) has config hash {encoder.config_hash()[:16]}..., the cache was '
+                f'written with {self.config_hash[:16]}...: the weights changed since. '
+                f'{EXTRACT_HINT}')
+        return encoder
+
     def extra_repr(self) -> str:
         return (f'feature_dir={self.feature_dir!r}, encoder={self.encoder_name!r}, '
                 f'config_hash={self.config_hash[:12]!r}, out_dim={self.out_dim}')
