@@ -68,6 +68,11 @@ def test_config_builds_and_steps(path, mini_cmu_dataset, tiny_evaluator_checkpoi
         return
     assert outputs[0].pred_joints.shape[1:] == (22, 3)
     assert torch.isfinite(outputs[0].pred_joints).all()
+    if hasattr(model, 'predict_modalities'):  # MotionDuet: text-only generation works too
+        model.predict_modalities = ('text',)
+        text_only = model.test_step(motion_collate([test_ds[0], test_ds[1]]))
+        assert torch.isfinite(text_only[0].pred_joints).all()
+        assert text_only[0].pred_joints.shape == outputs[0].pred_joints.shape
     # the test metrics build and compute on these predictions (the mdkit evaluator is swapped
     # for a tiny one; the published one needs user files and is only checked to be named)
     from mdkit.registry import METRICS
