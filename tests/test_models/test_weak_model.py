@@ -79,9 +79,11 @@ def test_weak_model_has_its_own_optimizer_and_stops(mini_cmu_dataset, batch):
     assert model.weak_guide is model.weak_ema.module
 
     hub.update_info('iter', 5)  # at 50% of 10 iterations the weak model is frozen
+    hub.update_scalar('train/weak_loss', 1.0)  # as the runner logs it while it trains
     main1, weak1 = _params(model.denoiser), _params(model.weak_denoiser)
     log = model.train_step(batch, wrapper)
     assert 'weak_loss' not in log
+    assert 'train/weak_loss' not in hub.log_scalars  # no stale value in later log lines
     assert _changed(main1, model.denoiser) and not _changed(weak1, model.weak_denoiser)
     hub.pop_info('iter')
     hub.pop_info('max_iters')

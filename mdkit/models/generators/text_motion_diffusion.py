@@ -239,7 +239,22 @@ class TextMotionDiffusion(BaseModel):
                 ow.zero_grad()
         if weak_losses and self.weak_ema is not None:
             self.weak_ema.update_parameters(self.weak_denoiser)
+        if not weak_losses:
+            self._forget_weak_log_scalars()
         return log_vars
+
+    @staticmethod
+    def _forget_weak_log_scalars() -> None:
+        """Drop the weak model's logged losses once it stops training.
+
+        mmengine's log processor would otherwise keep printing (and writing to
+        ``scalars.json``) the last values of the ``weak_*`` losses for the rest
+        of the run, as if they were still measured.
+        """
+        from mmengine.logging import MessageHub
+        hub = MessageHub.get_current_instance()
+        for key in [k for k in hub.log_scalars if k.startswith('train/weak_')]:
+            hub.log_scalars.pop(key)
 
     @property
     def codec(self):
