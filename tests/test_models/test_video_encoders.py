@@ -244,6 +244,16 @@ def test_precomputed_round_trip(encoder, cache):
         for key in direct:
             torch.testing.assert_close(cached[key], direct[key], atol=1e-6, rtol=1e-6)
     assert pre.to(torch.float64)(['b'])['features'].dtype == torch.float64
+    # samples read once stay in memory (outputs are copies, so editing one changes nothing);
+    # without the memory cache every call reads the file again
+    out = pre.to(torch.float32)(['a'])
+    out['features'].add_(1.0)
+    torch.testing.assert_close(pre(['a'])['features'], encoder([videos['a']])['features'],
+                               atol=1e-6, rtol=1e-6)
+    assert len(pre._memory) == 3
+    no_memory = PrecomputedVideoEncoder(str(folder), memory_cache=0)
+    no_memory(['a'])
+    assert not no_memory._memory
 
 
 def test_precomputed_stale_hash_and_encoder(encoder, cache):

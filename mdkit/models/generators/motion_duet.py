@@ -122,6 +122,13 @@ class MotionDuet(TextMotionDiffusion):
         """
         device, b = mask.device, mask.shape[0]
         dim = int(self.video_encoder.out_dim)
+        known = getattr(self.video_encoder, 'meta', {}).get('samples', {})
+        lookup = [i for i, s in enumerate(data_samples) if 'video_feat' not in s
+                  and str(s.metainfo.get('sample_id')) in known]
+        # one encoder call for every sample whose video is looked up by id
+        cached = (self.video_encoder([str(data_samples[i].metainfo['sample_id'])
+                                      for i in lookup]) if lookup else None)
+        row = {i: r for r, i in enumerate(lookup)}
         feats, times = [], []
         for i, s in enumerate(data_samples):
             n = int(mask[i].sum())
@@ -131,19 +138,15 @@ class MotionDuet(TextMotionDiffusion):
                     raise ValueError(f'sample {i}: video_feat has width {f.shape[-1]}, the video '
                                      f'encoder gives {dim}')
                 tau = (torch.arange(len(f), device=device) + 0.5) * n / max(len(f), 1) - 0.5
-            else:
-                sid = s.metainfo.get('sample_id')
-                known = getattr(self.video_encoder, 'meta', {}).get('samples', {})
-                if sid is None or str(sid) not in known:
-                    feats.append(None)
-                    times.append(None)
-                    continue
-                out = self.video_encoder([str(sid)])
+            elif i in row:
+                r = row[i]
                 start = int(s.metainfo.get('crop_start', 0) or 0)
-                tau = out['time_positions'][0].to(device, torch.float32) - start
-                f = out['features'][0].to(device, torch.float32)
-                keep = out['mask'][0].to(device) & (tau > -1.0) & (tau < n)
+                tau = cached['time_positions'][r].to(device, torch.float32) - start
+                f = cached['features'][r].to(device, torch.float32)
+                keep = cached['mask'][r].to(device) & (tau > -1.0) & (tau < n)
                 f, tau = f[keep], tau[keep]
+            else:  # no video for this sample
+                f = tau = torch.zeros(0, device=device)
             feats.append(f if len(f) else None)
             times.append(tau if len(f) else None)
         length = max([len(f) for f in feats if f is not None] or [1])

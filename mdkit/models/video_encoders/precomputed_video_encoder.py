@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,11 +60,14 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         motion_fps (float): Frame rate of the motions (the videos' rate comes
             from ``meta.json``). Defaults to 20.0.
         check_finite (bool): Reject files holding NaN or inf. Defaults to True.
+        memory_cache (int): Samples kept in memory once read and checked, so
+            training does not read and check the same file every epoch (least
+            recently used first out; 0 disables). Defaults to 4096.
     """
 
     def __init__(self, feature_dir: str, expected_encoder: str | None = None,
                  expected_hash: str | None = None, motion_fps: float = 20.0,
-                 check_finite: bool = True):
+                 check_finite: bool = True, memory_cache: int = 4096):
         self.feature_dir = osp.abspath(osp.expanduser(str(feature_dir)))
         meta = read_feature_meta(self.feature_dir)
         super().__init__(video_fps=float(meta['video_fps']), motion_fps=motion_fps, frozen=True)
@@ -88,6 +92,8 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         self.out_dim = int(meta['feature_dim'])
         self.tubelet_size = int(meta['tubelet_size'])
         self.check_finite = bool(check_finite)
+        self.memory_cache = max(0, int(memory_cache))
+        self._memory: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         # follows .to(device / dtype); not saved in state dicts
         self.register_buffer('_anchor', torch.zeros(0), persistent=False)
 
@@ -119,6 +125,10 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         Raises:
             VideoFeatureCacheError: Missing, unlisted, wrong shape or not finite.
         """
+        hit = self._memory.get(str(sample_id))
+        if hit is not None:
+            self._memory.move_to_end(str(sample_id))
+            return hit
         path = feature_file(self.feature_dir, sample_id)
         info = self.meta['samples'].get(str(sample_id))
         if not osp.isfile(path):
@@ -141,6 +151,10 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         if self.check_finite and not np.isfinite(feats).all():
             raise VideoFeatureCacheError(f'video feature file {path} holds NaN or inf values. '
                                          f'{EXTRACT_HINT}')
+        if self.memory_cache:
+            self._memory[str(sample_id)] = (feats, int(info['num_frames']))
+            if len(self._memory) > self.memory_cache:
+                self._memory.popitem(last=False)
         return feats, int(info['num_frames'])
 
     def forward(self, sample_ids: Sequence[str], motion_lengths=None,
@@ -167,7 +181,8 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
         feats, frames = [], []
         for sid in sample_ids:
             x, count = self.load(sid)
-            feats.append(torch.from_numpy(x).to(self.device, self.dtype))
+            # a copy: the array may stay in the memory cache
+            feats.append(torch.tensor(x, device=self.device, dtype=self.dtype))
             frames.append(count)
         with torch.no_grad():
             return self.align(feats, frames, motion_lengths, num_slots)
