@@ -8,6 +8,7 @@ Runs real ``train_step``s (data loading excluded: batches are prepared up front)
 prints the median over ``--windows`` timing windows.
 """
 import argparse
+import copy
 import resource
 import statistics
 import time
@@ -34,7 +35,7 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     from mdkit.datasets import motion_collate
-    from mdkit.registry import DATASETS, MODELS, OPTIM_WRAPPERS
+    from mdkit.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
     from mdkit.utils import build_from_cfg_checked, register_all_modules
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -48,12 +49,14 @@ def main():
     for _ in range(4):
         idx = torch.randint(len(ds), (bs, ), generator=g).tolist()
         batches.append(motion_collate([ds[i] for i in idx]))
-    optim_cfg = dict(cfg.optim_wrapper)
-    optim_cfg['type'] = 'BF16OptimWrapper' if args.amp else optim_cfg.get('type', 'OptimWrapper')
-    opt_cfg = dict(optim_cfg.pop('optimizer'))
-    opt_type = getattr(torch.optim, opt_cfg.pop('type'))
-    optimizer = opt_type([p for p in model.parameters() if p.requires_grad], **opt_cfg)
-    wrapper = OPTIM_WRAPPERS.build(dict(optim_cfg, optimizer=optimizer))
+    optim_cfg = copy.deepcopy(dict(cfg.optim_wrapper))
+    if args.amp:
+        optim_cfg['type'] = 'BF16OptimWrapper'
+    # The same constructor the Runner uses (a weak guidance model gets its own optimizer).
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type=optim_cfg.pop('constructor', 'DefaultOptimWrapperConstructor'),
+        optim_wrapper_cfg=optim_cfg, paramwise_cfg=optim_cfg.pop('paramwise_cfg', None)))
+    wrapper = constructor(model)
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
     for i in range(args.warmup):
