@@ -211,8 +211,9 @@ def test_bad_configs():
 class _VideoTextGateFusion(BaseFusion):
     """A DUET-shaped stand-in: attends to text and video with timestep/presence gates."""
 
-    def __init__(self, width, num_layers, num_heads=4, dropout=0.0, text_dim=CT, video_dim=8):
-        super().__init__(width, num_layers, num_heads, dropout)
+    def __init__(self, width, num_layers, num_heads=4, dropout=0.0, attn_dropout=None,
+                 text_dim=CT, video_dim=8):
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         self.text_dim, self.video_dim = text_dim, video_dim
         self.text_proj = nn.Linear(text_dim, width)
         self.video_proj = nn.Linear(video_dim, width)
@@ -250,3 +251,23 @@ def test_a_video_fusion_block_plugs_in_without_changing_the_denoiser():
     assert out.shape == (2, 6, D) and torch.isfinite(out).all()
     cond['video_tokens'][1] = 1e3  # absent video is ignored
     torch.testing.assert_close(net(x, t, None, cond), out)
+
+
+def test_attention_dropout_is_separate_from_dropout():
+    """``attn_dropout`` reaches every attention (own and the fusion block's); None inherits."""
+    net = _net(dropout=0.1, attn_dropout=0.0)
+    assert all(layer.attn.dropout == 0.0 for layer in net.layers)
+    assert net.fusion.attn_dropout == 0.0 and net.fusion.dropout == 0.1
+    assert all(attn.dropout == 0.0 for attn in net.fusion.attns)
+    assert net.layers[0].drop1.p == 0.1  # residual dropout untouched
+    inherited = _net(dropout=0.2)
+    assert inherited.layers[0].attn.dropout == 0.2 and inherited.fusion.attn_dropout == 0.2
+    with pytest.raises(ValueError, match='attn_dropout must be in'):
+        _net(attn_dropout=1.0)
+    # only attention-weight dropout on: training forwards are random, eval is not
+    net = _perturb(_net(dropout=0.0, attn_dropout=0.5))
+    x, t, cond = torch.randn(2, 8, D), torch.tensor([5, 50]), _cond(2)
+    net.train()
+    assert not torch.allclose(net(x, t, None, cond), net(x, t, None, cond))
+    net.eval()
+    assert torch.equal(net(x, t, None, cond), net(x, t, None, cond))

@@ -48,17 +48,18 @@ class DenoiserLayer(nn.Module):
         width (int): Width W.
         num_heads (int): Attention heads.
         ff_dim (int): Hidden width of the feed-forward network.
-        dropout (float): Dropout probability.
+        dropout (float): Dropout probability on residual branches and in the FFN.
         activation (str): ``'gelu'``, ``'relu'`` or ``'silu'``.
         adaln (bool): Timestep modulation of the sub-blocks.
+        attn_dropout (float): Dropout on the self-attention weights.
     """
 
     def __init__(self, width: int, num_heads: int, ff_dim: int, dropout: float,
-                 activation: str, adaln: bool) -> None:
+                 activation: str, adaln: bool, attn_dropout: float) -> None:
         super().__init__()
         self.adaln = adaln
         self.norm1 = nn.LayerNorm(width, elementwise_affine=not adaln)
-        self.attn = MultiHeadAttention(width, num_heads, dropout)
+        self.attn = MultiHeadAttention(width, num_heads, attn_dropout)
         self.norm2 = nn.LayerNorm(width, elementwise_affine=not adaln)
         self.ff = nn.Sequential(nn.Linear(width, ff_dim), _ACTIVATIONS[activation](),
                                 nn.Dropout(dropout), nn.Linear(ff_dim, width))
@@ -116,10 +117,17 @@ class MotionTransformerDenoiser(nn.Module):
         num_heads (int): Attention heads; must divide ``width``. Defaults to 4.
         ff_dim (int): Feed-forward hidden width. Defaults to 1024.
         dropout (float): Dropout probability. Defaults to 0.1.
+        attn_dropout (float | None): Dropout on attention weights (the
+            self-attention and the fusion block's); None means ``dropout``.
+            On CPU any value above 0 sends attention to PyTorch's unfused
+            kernel and draws a mask over every (T, T) score matrix, which
+            roughly triples the cost of self-attention
+            (``benchmarks/bench_train.py``); the CPU-sized configs set 0.
+            Defaults to None.
         activation (str): ``'gelu'``, ``'relu'`` or ``'silu'``. Defaults to ``'gelu'``.
         fusion (dict | BaseFusion | None): Fusion block config (``MODELS``),
             built with ``default_args=dict(width, num_layers, num_heads,
-            dropout)``, or a built block. Defaults to None, meaning
+            dropout, attn_dropout)``, or a built block. Defaults to None, meaning
             ``dict(type='CrossAttentionFusion', text_dim=384)``.
         max_length (int | None): Longest motion for ``pos_encoding='learned'``
             (required there); unused by the sinusoidal encoding, which has no
@@ -155,6 +163,7 @@ class MotionTransformerDenoiser(nn.Module):
                  num_heads: int = 4,
                  ff_dim: int = 1024,
                  dropout: float = 0.1,
+                 attn_dropout: float | None = None,
                  activation: str = 'gelu',
                  fusion: ConfigType | BaseFusion | None = None,
                  max_length: int | None = None,
@@ -171,9 +180,11 @@ class MotionTransformerDenoiser(nn.Module):
         if width % num_heads:
             raise ValueError(f'MotionTransformerDenoiser: width ({width}) must be divisible by '
                              f'num_heads ({num_heads})')
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f'MotionTransformerDenoiser: dropout must be in [0, 1), got '
-                             f'{dropout}')
+        attn_dropout = dropout if attn_dropout is None else attn_dropout
+        for key, value in (('dropout', dropout), ('attn_dropout', attn_dropout)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f'MotionTransformerDenoiser: {key} must be in [0, 1), got '
+                                 f'{value}')
         self.input_dim = input_dim
         self.width = width
         self.num_layers = num_layers
@@ -198,9 +209,9 @@ class MotionTransformerDenoiser(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(),
                                       nn.Linear(width, width))
         self.input_drop = nn.Dropout(dropout)
-        self.fusion = self._build_fusion(fusion, dropout)
+        self.fusion = self._build_fusion(fusion, dropout, attn_dropout)
         self.layers = nn.ModuleList(
-            DenoiserLayer(width, num_heads, ff_dim, dropout, activation, adaln)
+            DenoiserLayer(width, num_heads, ff_dim, dropout, activation, adaln, attn_dropout)
             for _ in range(num_layers))
         self.final_norm = nn.LayerNorm(width, elementwise_affine=not adaln)
         if adaln:
@@ -209,12 +220,14 @@ class MotionTransformerDenoiser(nn.Module):
             nn.init.zeros_(self.final_modulation[1].bias)
         self.output_proj = nn.Linear(width, input_dim)
 
-    def _build_fusion(self, fusion: ConfigType | BaseFusion | None, dropout: float) -> nn.Module:
+    def _build_fusion(self, fusion: ConfigType | BaseFusion | None, dropout: float,
+                      attn_dropout: float) -> nn.Module:
         if fusion is None:
             fusion = dict(type='CrossAttentionFusion', text_dim=384)
         if isinstance(fusion, Mapping):
             default_args = dict(width=self.width, num_layers=self.num_layers,
-                                num_heads=self.num_heads, dropout=dropout)
+                                num_heads=self.num_heads, dropout=dropout,
+                                attn_dropout=attn_dropout)
             fusion = build_from_cfg_checked(fusion, MODELS, expected_type=nn.Module,
                                             default_args=default_args)
         missing = [m for m in ('embed', 'layer_forward') if not callable(getattr(fusion, m, None))]

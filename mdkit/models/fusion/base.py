@@ -151,8 +151,8 @@ class BaseFusion(nn.Module):
     """Base class of fusion blocks (``MODELS``, names end in ``Fusion``).
 
     The denoiser builds its block with ``default_args=dict(width=W,
-    num_layers=N, num_heads=H, dropout=p)`` plus the block's own config keys,
-    then per forward calls :meth:`embed` once and :meth:`layer_forward` in each
+    num_layers=N, num_heads=H, dropout=p, attn_dropout=q)`` plus the block's
+    own config keys, then per forward calls :meth:`embed` once and :meth:`layer_forward` in each
     of its N layers, after self-attention and before the feed-forward.
 
     Args:
@@ -160,22 +160,27 @@ class BaseFusion(nn.Module):
         num_layers (int): Number of denoiser layers N.
         num_heads (int): Attention heads of the denoiser. Defaults to 4.
         dropout (float): Dropout probability. Defaults to 0.0.
+        attn_dropout (float | None): Dropout on attention weights, for blocks
+            that attend; None means ``dropout``. Defaults to None.
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, attn_dropout: float | None = None) -> None:
         super().__init__()
         for key, value in (('width', width), ('num_layers', num_layers),
                            ('num_heads', num_heads)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{type(self).__name__}: {key} must be a positive int, got '
                                  f'{value!r}')
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f'{type(self).__name__}: dropout must be in [0, 1), got {dropout}')
+        attn_dropout = dropout if attn_dropout is None else attn_dropout
+        for key, value in (('dropout', dropout), ('attn_dropout', attn_dropout)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f'{type(self).__name__}: {key} must be in [0, 1), got {value}')
         self.width = int(width)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
         self.dropout = float(dropout)
+        self.attn_dropout = float(attn_dropout)
 
     def embed(self, cond: Mapping | None, t_emb: Tensor) -> dict:
         """Turn the conditions into W-wide tokens, once per denoiser forward.
@@ -210,7 +215,8 @@ class BaseFusion(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'width={self.width}, num_layers={self.num_layers}, '
-                f'num_heads={self.num_heads}, dropout={self.dropout}')
+                f'num_heads={self.num_heads}, dropout={self.dropout}, '
+                f'attn_dropout={self.attn_dropout}')
 
     def _batch(self, t_emb: Tensor) -> int:
         if t_emb.dim() != 2 or t_emb.shape[-1] != self.width:

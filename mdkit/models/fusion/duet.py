@@ -97,9 +97,10 @@ class DUETFusion(BaseFusion):
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4, dropout: float = 0.0,
+                 attn_dropout: float | None = None,
                  text_dim: int = 384, video_dim: int = 768, encoder_layers: int = 1,
                  temporal_bias: bool = True, dynamic_gates: bool = True) -> None:
-        super().__init__(width, num_layers, num_heads, dropout)
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         if not isinstance(encoder_layers, int) or encoder_layers < 0:
             raise ValueError(f'DUETFusion: encoder_layers must be an int >= 0, got '
                              f'{encoder_layers!r}')
@@ -118,10 +119,10 @@ class DUETFusion(BaseFusion):
         self.context_norm = nn.LayerNorm(w)
         self.norms = nn.ModuleList(nn.LayerNorm(w) for _ in range(num_layers))
         self.text_attns = nn.ModuleList(
-            MultiHeadAttention(w, self.num_heads, self.dropout, context_dim=w)
+            MultiHeadAttention(w, self.num_heads, self.attn_dropout, context_dim=w)
             for _ in range(num_layers))
         self.video_attns = nn.ModuleList(
-            MultiHeadAttention(w, self.num_heads, self.dropout, context_dim=w)
+            MultiHeadAttention(w, self.num_heads, self.attn_dropout, context_dim=w)
             for _ in range(num_layers))
         # softplus(-1.5) ~ 0.2 per slot of distance at initialisation
         self.time_slopes = nn.Parameter(torch.full((num_layers, self.num_heads), -1.5))

@@ -59,8 +59,9 @@ class PrefixTokenFusion(BaseFusion):
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4, dropout: float = 0.0,
+                 attn_dropout: float | None = None,
                  text_dim: int = 384, combine_timestep: bool = False) -> None:
-        super().__init__(width, num_layers, num_heads, dropout)
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         self.text_dim = int(text_dim)
         self.combine_timestep = bool(combine_timestep)
         self.text_proj = nn.Linear(self.text_dim, self.width)
@@ -128,15 +129,17 @@ class CrossAttentionFusion(BaseFusion):
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4, dropout: float = 0.0,
+                 attn_dropout: float | None = None,
                  text_dim: int = 384) -> None:
-        super().__init__(width, num_layers, num_heads, dropout)
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         self.text_dim = int(text_dim)
         self.text_proj = nn.Linear(self.text_dim, self.width)
         self.context_norm = nn.LayerNorm(self.width)
         self.null_token = _null_param(1, 1, self.width)
         self.norms = nn.ModuleList(nn.LayerNorm(self.width) for _ in range(self.num_layers))
         self.attns = nn.ModuleList(
-            MultiHeadAttention(self.width, self.num_heads, self.dropout, context_dim=self.width)
+            MultiHeadAttention(self.width, self.num_heads, self.attn_dropout,
+                               context_dim=self.width)
             for _ in range(self.num_layers))
         self.drop = nn.Dropout(self.dropout)
 
@@ -216,8 +219,9 @@ class AdditiveFusion(BaseFusion):
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4, dropout: float = 0.0,
+                 attn_dropout: float | None = None,
                  text_dim: int = 384, every_layer: bool = False) -> None:
-        super().__init__(width, num_layers, num_heads, dropout)
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         self.text_dim = int(text_dim)
         self.every_layer = bool(every_layer)
         self.text_proj = nn.Linear(self.text_dim, self.width)

@@ -49,8 +49,9 @@ class ConcatTokenFusion(BaseFusion):
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int = 4, dropout: float = 0.0,
+                 attn_dropout: float | None = None,
                  text_dim: int = 384, video_dim: int = 768) -> None:
-        super().__init__(width, num_layers, num_heads, dropout)
+        super().__init__(width, num_layers, num_heads, dropout, attn_dropout)
         self.text_dim, self.video_dim = int(text_dim), int(video_dim)
         self.text_proj = nn.Linear(self.text_dim, self.width)
         self.video_proj = nn.Linear(self.video_dim, self.width)
