@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-__all__ = ['mean_confidence_interval', 'run_test_protocol', 'protocol_markdown']
+__all__ = ['mean_confidence_interval', 'run_test_protocol', 'protocol_markdown',
+           'compare_markdown']
 
 #: Columns of the standard table: (metric key without the gt_ prefix, header, lower is better).
 T2M_COLUMNS = (
@@ -188,7 +189,35 @@ def protocol_markdown(result: dict, name: str = 'generated') -> str:
     Returns:
         str: A table whose cells read ``mean ± ci95``.
     """
-    metrics = result['metrics']
+    return compare_markdown([(name, result)])
+
+
+def compare_markdown(rows: list, extra_columns: list | None = None) -> str:
+    """Several protocol results in one Markdown table: the real row, then one row each.
+
+    The real row comes from the first result (every result of one test split
+    and evaluator has the same one). A column appears when any result has it.
+    The footnote lists each result's repetitions and evaluator, and says so
+    when the results disagree on the test split size or the evaluator.
+
+    Args:
+        rows (list): ``(name, result)`` pairs; ``result`` is the output of
+            :func:`run_test_protocol` (or the JSON ``tools/test.py`` writes).
+        extra_columns (list | None): ``(header, cells)`` pairs appended on the
+            right, ``cells`` holding one string per row of ``rows``.
+            Defaults to None.
+
+    Returns:
+        str: A table whose cells read ``mean ± ci95``.
+    """
+    if not rows:
+        raise ValueError('compare_markdown: no results to tabulate')
+    extra_columns = list(extra_columns or [])
+    for header, cells in extra_columns:
+        if len(cells) != len(rows):
+            raise ValueError(f'compare_markdown: column {header!r} has {len(cells)} cells for '
+                             f'{len(rows)} rows')
+
     def keys(col: str) -> tuple[str, str]:
         """(real key, generated key) of a column."""
         group, leaf = col.split('/', 1)
@@ -197,16 +226,26 @@ def protocol_markdown(result: dict, name: str = 'generated') -> str:
 
     cols = [(f't2m/{k}', h) for k, h in T2M_COLUMNS] + \
         [(f'plausibility/{k}', h) for k, h in PLAUSIBILITY_COLUMNS]
-    cols = [(k, h) for k, h in cols if any(x in metrics for x in keys(k))]
-    lines = ['| | ' + ' | '.join(h for _, h in cols) + ' |',
-             '|---|' + '---|' * len(cols)]
-    real = [_cell(metrics, keys(k)[0]) for k, _ in cols]
-    gen = [_cell(metrics, keys(k)[1]) for k, _ in cols]
-    lines.append('| real | ' + ' | '.join(real) + ' |')
-    lines.append(f'| {name} | ' + ' | '.join(gen) + ' |')
-    s = result['settings']
+    cols = [(k, h) for k, h in cols
+            if any(x in r['metrics'] for _, r in rows for x in keys(k))]
+    headers = [h for _, h in cols] + [h for h, _ in extra_columns]
+    lines = ['| | ' + ' | '.join(headers) + ' |', '|---|' + '---|' * len(headers)]
+    real = [_cell(rows[0][1]['metrics'], keys(k)[0]) for k, _ in cols]
+    lines.append('| real | ' + ' | '.join(real + [''] * len(extra_columns)) + ' |')
+    for i, (name, result) in enumerate(rows):
+        gen = [_cell(result['metrics'], keys(k)[1]) for k, _ in cols]
+        gen += [cells[i] for _, cells in extra_columns]
+        lines.append(f'| {name} | ' + ' | '.join(gen) + ' |')
+    settings = [r['settings'] for _, r in rows]
+    reps = sorted({s['repetitions'] for s in settings})
+    evaluators = {(s['evaluator'] or {}).get('checkpoint_sha256') for s in settings}
+    samples = sorted({s['test_samples'] for s in settings})
+    s = settings[0]
     lines.append('')
-    lines.append(f"{s['repetitions']} repetitions, mean ± 95% CI; ground-truth lengths: "
-                 f"{s['use_gt_length']}; {s['test_samples']} test samples; evaluator: "
-                 f"{(s['evaluator'] or {}).get('type', 'none')}.")
+    note = (f"{'/'.join(map(str, reps))} repetitions, mean ± 95% CI; ground-truth lengths: "
+            f"{s['use_gt_length']}; {'/'.join(map(str, samples))} test samples; evaluator: "
+            f"{(s['evaluator'] or {}).get('type', 'none')}.")
+    if len(evaluators) > 1 or len(samples) > 1:
+        note += ' Warning: the results differ in evaluator or test split, so rows do not compare.'
+    lines.append(note)
     return '\n'.join(lines)

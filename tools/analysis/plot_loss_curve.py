@@ -5,22 +5,8 @@ Usage:
         [--smooth 20]
 """
 import argparse
-import glob
-import json
 import os.path as osp
 import sys
-
-
-def load_scalars(work_dir: str) -> list:
-    """All logged training records of the newest run in ``work_dir``."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        sys.exit(f'error: no */vis_data/scalars.json under {work_dir}')
-    records = []
-    for path in files:
-        with open(path) as f:
-            records += [json.loads(ln) for ln in f if ln.strip()]
-    return records
 
 
 def main(argv=None):
@@ -30,9 +16,12 @@ def main(argv=None):
     p.add_argument('--out', default=None, help='png path (default: WORK_DIR/loss_curve.png)')
     p.add_argument('--smooth', type=int, default=1, help='moving-average window in records')
     args = p.parse_args(argv)
-    records = [r for r in load_scalars(args.work_dir) if 'loss' in r and 'step' in r]
-    if not records:
-        sys.exit('error: no training loss records found')
+    from mdkit.utils import load_training_scalars
+    try:
+        by_step = load_training_scalars(args.work_dir)
+    except FileNotFoundError as e:
+        sys.exit(f'error: {e}')
+    records = list(by_step.values())
     keys = args.keys or sorted({k for r in records for k in r if k.startswith('loss')})
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -40,10 +29,7 @@ def main(argv=None):
     fig = Figure(figsize=(7, 4), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    by_step = {}
-    for r in records:  # a resumed run re-logs steps: keep the last value per step
-        by_step[r['step']] = r
-    steps = sorted(by_step)
+    steps = list(by_step)  # a resumed run's re-logged steps: the newest record is kept
     for key in keys:
         xs = [s for s in steps if key in by_step[s]]
         ys = np.array([by_step[s][key] for s in xs], dtype=float)
