@@ -15,6 +15,7 @@ import time
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
 
 
 def parse_args():
@@ -35,7 +36,7 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     from mdkit.datasets import motion_collate
-    from mdkit.registry import DATASETS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    from mdkit.registry import DATASETS, MODELS
     from mdkit.utils import build_from_cfg_checked, register_all_modules
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -52,11 +53,8 @@ def main():
     optim_cfg = copy.deepcopy(dict(cfg.optim_wrapper))
     if args.amp:
         optim_cfg['type'] = 'BF16OptimWrapper'
-    # The same constructor the Runner uses (a weak guidance model gets its own optimizer).
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type=optim_cfg.pop('constructor', 'DefaultOptimWrapperConstructor'),
-        optim_wrapper_cfg=optim_cfg, paramwise_cfg=optim_cfg.pop('paramwise_cfg', None)))
-    wrapper = constructor(model)
+    # built as the Runner builds it (a weak guidance model gets its own optimizer)
+    wrapper = build_optim_wrapper(model, optim_cfg)
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
     for i in range(args.warmup):

@@ -63,7 +63,7 @@ def main(argv=None):
                 sys.exit(f'error: training losses of {name!r} (checkpoint {ckpt}): {e}')
         keys = args.loss_keys or sorted({k for m in means for k in m if k.startswith('loss_')})
         for key in keys:
-            extra.append((f'train {key[len("loss_"):] if key.startswith("loss_") else key}',
+            extra.append((f'train {key.removeprefix("loss_")}',
                           [f'{m[key]:.3f}' if key in m else '–' for m in means]))
     table = compare_markdown(rows, extra)
     if args.losses > 0:

@@ -152,8 +152,9 @@ class BaseFusion(nn.Module):
 
     The denoiser builds its block with ``default_args=dict(width=W,
     num_layers=N, num_heads=H, dropout=p, attn_dropout=q)`` plus the block's
-    own config keys, then per forward calls :meth:`embed` once and :meth:`layer_forward` in each
-    of its N layers, after self-attention and before the feed-forward.
+    own config keys, then per forward calls :meth:`embed` once and
+    :meth:`layer_forward` in each of its N layers, after self-attention and
+    before the feed-forward.
 
     Args:
         width (int): Denoiser width W.
