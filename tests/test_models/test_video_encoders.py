@@ -251,6 +251,8 @@ def test_precomputed_round_trip(encoder, cache):
     torch.testing.assert_close(pre(['a'])['features'], encoder([videos['a']])['features'],
                                atol=1e-6, rtol=1e-6)
     assert len(pre._memory) == 3
+    with pytest.raises(ValueError, match='read-only'):
+        pre.load('a')[0][0, 0] = 1.0  # the cached array itself cannot be edited either
     no_memory = PrecomputedVideoEncoder(str(folder), memory_cache=0)
     no_memory(['a'])
     assert not no_memory._memory

@@ -120,7 +120,8 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
 
         Returns:
             tuple[np.ndarray, int]: ``(S, D)`` float32 features and the video's
-            frame count.
+            frame count. With the memory cache on, the array is the cached one
+            and read-only; copy it before editing.
 
         Raises:
             VideoFeatureCacheError: Missing, unlisted, wrong shape or not finite.
@@ -152,6 +153,7 @@ class PrecomputedVideoEncoder(BaseVideoEncoder):
             raise VideoFeatureCacheError(f'video feature file {path} holds NaN or inf values. '
                                          f'{EXTRACT_HINT}')
         if self.memory_cache:
+            feats.setflags(write=False)  # shared with later calls
             self._memory[str(sample_id)] = (feats, int(info['num_frames']))
             if len(self._memory) > self.memory_cache:
                 self._memory.popitem(last=False)
