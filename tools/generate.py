@@ -52,22 +52,11 @@ def read_prompts(args):
         return [args.text], [args.length], [args.video]
     if args.video is not None:
         sys.exit('error: --video goes with --text; in a prompt file write prompt#length#video')
-    if not osp.isfile(args.text_file):
-        sys.exit(f'error: prompt file not found: {args.text_file}')
-    prompts, lengths, videos = [], [], []
-    with open(args.text_file, encoding='utf-8') as f:
-        for ln in f:
-            ln = ln.strip()
-            if not ln:
-                continue
-            text, _, rest = ln.partition('#')
-            length, _, video = rest.partition('#')
-            prompts.append(text.strip())
-            lengths.append(length.strip() or args.length)
-            videos.append(video.strip() or None)
-    if not prompts:
-        sys.exit(f'error: no prompts in {args.text_file}')
-    return prompts, lengths, videos
+    from mdkit.apis import read_prompt_file
+    try:
+        return read_prompt_file(args.text_file, default_length=args.length)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'error: {e}')
 
 
 def slug(text: str, n: int = 40) -> str:

@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 
 from mdkit.structures import MotionDataSample
 
-__all__ = ['MotionGenerator', 'parse_length', 'load_checkpoint_strict']
+__all__ = ['MotionGenerator', 'parse_length', 'load_checkpoint_strict', 'read_prompt_file']
 
 
 def parse_length(value, fps: float) -> int:
@@ -36,6 +36,44 @@ def parse_length(value, fps: float) -> int:
         raise ValueError(f'ambiguous float length {value}: pass frames as int or seconds as '
                          f'"{value}s"')
     return int(value)
+
+
+def read_prompt_file(path: str, default_length=None) -> tuple[list, list, list]:
+    """Read a prompt file: one ``prompt``, ``prompt#length`` or ``prompt#length#video`` per line.
+
+    Blank lines are skipped. An empty or missing length takes ``default_length``;
+    an empty video field means text only.
+
+    Args:
+        path (str): The prompt file.
+        default_length (int | str | None): Length of prompts that give none.
+
+    Returns:
+        tuple[list, list, list]: ``(prompts, lengths, videos)``, one entry per prompt.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file holds no prompt, or a line has an empty prompt.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'prompt file not found: {path}')
+    prompts, lengths, videos = [], [], []
+    with open(path, encoding='utf-8') as f:
+        for lineno, ln in enumerate(f, 1):
+            ln = ln.strip()
+            if not ln:
+                continue
+            text, _, rest = ln.partition('#')
+            if not text.strip():
+                raise ValueError(f'{path}:{lineno}: empty prompt before "#": write '
+                                 f'"prompt#length"')
+            length, _, video = rest.partition('#')
+            prompts.append(text.strip())
+            lengths.append(length.strip() or default_length)
+            videos.append(video.strip() or None)
+    if not prompts:
+        raise ValueError(f'no prompts in {path}')
+    return prompts, lengths, videos
 
 
 def load_checkpoint_strict(model: torch.nn.Module, checkpoint: str) -> dict:

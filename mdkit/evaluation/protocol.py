@@ -27,7 +27,7 @@ T2M_COLUMNS = (
     ('diversity', 'Diversity →'), ('multimodality', 'MModality ↑'))
 PLAUSIBILITY_COLUMNS = (
     ('foot_skate', 'Skate ↓'), ('penetration', 'Penetr. (m) ↓'), ('floating', 'Float (m) ↓'),
-    ('jitter', 'Jitter (m/s³) ↓'))
+    ('jitter', 'Jitter (m/s³) ↓'), ('limb_speed', 'Limb speed (m/s) →'))
 
 
 def mean_confidence_interval(values) -> tuple[float, float]:

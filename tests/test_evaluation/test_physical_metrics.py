@@ -40,6 +40,18 @@ def test_penetration_floating_and_jitter_direct():
                np.linalg.norm(jerk, axis=-1).mean()) < 1e-9
 
 
+def test_limb_and_root_speed():
+    # a rigid body travelling at 1 m/s: the root moves, the limbs do not move relative to it
+    travel = plausibility_stats(_walker(slide=0.05))
+    assert abs(travel['root_speed'] - 1.0) < 1e-9 and travel['limb_speed'] < 1e-9
+    # the left wrist (index 20) swings 0.1 m back and forth every frame: 2 m/s on 1 of 21 joints
+    swing = _walker()
+    swing[1::2, 20, 2] += 0.1
+    s = plausibility_stats(swing)
+    assert s['root_speed'] == 0.0
+    assert abs(s['limb_speed'] - 2.0 / 21) < 1e-9
+
+
 def test_metric_real_gt_row(humanml3d_samples):
     feats = np.load(osp.join(humanml3d_samples, 'new_joint_vecs', '000000.npy'))
     joints = np.load(osp.join(humanml3d_samples, 'new_joints', '000000.npy'))
@@ -50,6 +62,7 @@ def test_metric_real_gt_row(humanml3d_samples):
     metric.process({}, [s])
     res = metric.compute_metrics(metric.results)
     # prediction == ground truth here, so both rows agree (same code path)
-    for k in ('foot_skate', 'jitter', 'floating'):
+    for k in ('foot_skate', 'jitter', 'floating', 'limb_speed', 'root_speed'):
         assert abs(res[f'pred_{k}'] - res[f'gt_{k}']) < 1e-3
+    assert res['gt_limb_speed'] > 0.1  # a real body moves its limbs
     assert res['gt_foot_skate'] < 0.3  # real motion skates little

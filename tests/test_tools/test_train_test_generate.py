@@ -1,6 +1,7 @@
 """train -> resume -> test -> generate through the real tools, as subprocesses, on real data."""
 import glob
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -105,6 +106,21 @@ def test_round_trip(mini_cmu_dataset, tiny_evaluator_checkpoint, tmp_path):
         assert joints.shape == (r['frames'], 22, 3) and np.isfinite(joints).all()
         assert np.load(r['features']).shape == (r['frames'], 263)
         assert osp.getsize(r['video']) > 1000
+    # plausibility of the prompt file's motions for two checkpoints against the real test clips
+    pngs, stats_json = str(tmp_path / 'pngs'), str(tmp_path / 'plaus.json')
+    proc = _run([osp.join(REPO, 'tools', 'analysis', 'prompt_plausibility.py'), CONFIG,
+                 f'early={osp.join(work, "iter_2.pth")}', f'late={osp.join(work, "iter_6.pth")}',
+                 '--prompts', str(prompts), '--seeds', '2', '--steps', '2', '--png-dir', pngs,
+                 '--frames', '3', '--json', stats_json, '--cfg-options'] + opts, REPO)
+    with open(stats_json) as f:
+        report = json.load(f)
+    assert set(report['rows']) == {'early', 'late'} and report['real']['split'] == 'test'
+    assert report['real']['clips'] > 0 and report['real']['mean']['limb_speed'] > 0.1
+    late = report['rows']['late']
+    assert len(late['per_prompt']) == 2 and late['mean'] != report['rows']['early']['mean']
+    assert abs(np.mean([p['jitter'] for p in late['per_prompt']]) - late['mean']['jitter']) < 1e-6
+    assert sorted(os.listdir(pngs)) == ['early_0.png', 'early_1.png', 'late_0.png', 'late_1.png']
+    assert '| real (test, ' in proc.stdout and '| late |' in proc.stdout
 
 
 def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
@@ -121,3 +137,24 @@ def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
                               + ['--cfg-options'] + opts, cwd=REPO, capture_output=True,
                               text=True, timeout=300)
         assert proc.returncode != 0 and msg in proc.stderr, proc.stderr[-2000:]
+
+
+def test_prompt_plausibility_rejects_bad_input(tmp_path):
+    tool = osp.join(REPO, 'tools', 'analysis', 'prompt_plausibility.py')
+    ckpt = tmp_path / 'fake.pth'
+    ckpt.write_bytes(b'')
+    prompts = tmp_path / 'p.txt'
+    prompts.write_text('walk#2s\n')
+    with_video = tmp_path / 'v.txt'
+    with_video.write_text('walk#2s#clip.mp4\n')
+    for args, msg in (([str(ckpt)], 'is not NAME=CHECKPOINT'),
+                      ([f'a={tmp_path / "none.pth"}'], 'checkpoint not found'),
+                      ([f'a={ckpt}', '--seeds', '0'], '--seeds must be >= 1'),
+                      ([f'a={ckpt}', '--prompts', str(tmp_path / 'none.txt')],
+                       'prompt file not found'),
+                      ([f'a={ckpt}', '--prompts', str(with_video)], 'text-only generation')):
+        if '--prompts' not in args:
+            args = args + ['--prompts', str(prompts)]
+        proc = subprocess.run([sys.executable, tool, CONFIG] + args, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and msg in proc.stderr, (args, proc.stderr[-2000:])

@@ -30,7 +30,11 @@ def plausibility_stats(joints: np.ndarray, fps: float = 20.0, skeleton='humanml3
         skate), ``penetration`` (mean depth below the floor of the lowest
         joint, m), ``floating`` (mean height of the lowest joint above the
         floor, m), ``jitter`` (mean jerk magnitude over joints, m/s^3),
-        ``acceleration`` (mean acceleration magnitude, m/s^2).
+        ``acceleration`` (mean acceleration magnitude, m/s^2), ``limb_speed``
+        (mean speed of the joints relative to the root joint, m/s: how much the
+        body moves apart from travelling) and ``root_speed`` (mean horizontal
+        speed of the root joint, m/s). The last two are descriptive: compare
+        them with real motion rather than minimise them.
     """
     skel = get_skeleton(skeleton)
     joints = np.asarray(joints, dtype=np.float64)
@@ -55,6 +59,14 @@ def plausibility_stats(joints: np.ndarray, fps: float = 20.0, skeleton='humanml3
         out['jitter'] = float(np.linalg.norm(jerk, axis=-1).mean())
     else:
         out['jitter'] = 0.0
+    if len(joints) >= 2:
+        root = skel.parents.index(-1)
+        local = np.delete(joints - joints[:, root:root + 1], root, axis=1)
+        out['limb_speed'] = float(np.linalg.norm(np.diff(local, axis=0), axis=-1).mean() * fps)
+        out['root_speed'] = float(
+            np.linalg.norm(np.diff(joints[:, root, [0, 2]], axis=0), axis=-1).mean() * fps)
+    else:
+        out['limb_speed'] = out['root_speed'] = 0.0
     return out
 
 
