@@ -195,8 +195,9 @@ def protocol_markdown(result: dict, name: str = 'generated') -> str:
 def compare_markdown(rows: list, extra_columns: list | None = None) -> str:
     """Several protocol results in one Markdown table: the real row, then one row each.
 
-    The real row comes from the first result (every result of one test split
-    and evaluator has the same one). A column appears when any result has it.
+    The real row comes from the first result that has each metric (every
+    result of one test split and evaluator has the same real values). A
+    column appears when any result has it.
     The footnote lists each result's repetitions and evaluator, and says so
     when the results disagree on the test split size or the evaluator.
 
@@ -230,7 +231,9 @@ def compare_markdown(rows: list, extra_columns: list | None = None) -> str:
             if any(x in r['metrics'] for _, r in rows for x in keys(k))]
     headers = [h for _, h in cols] + [h for h, _ in extra_columns]
     lines = ['| | ' + ' | '.join(headers) + ' |', '|---|' + '---|' * len(headers)]
-    real = [_cell(rows[0][1]['metrics'], keys(k)[0]) for k, _ in cols]
+    # each real cell from the first result that has it: older results may lack newer metrics
+    real = [next((_cell(r['metrics'], keys(k)[0]) for _, r in rows
+                  if keys(k)[0] in r['metrics']), '–') for k, _ in cols]
     lines.append('| real | ' + ' | '.join(real + [''] * len(extra_columns)) + ' |')
     for i, (name, result) in enumerate(rows):
         gen = [_cell(result['metrics'], keys(k)[1]) for k, _ in cols]

@@ -59,6 +59,13 @@ def test_compare_markdown_rows_and_mismatch_warning(tmp_path):
     assert lines[3] == '| A | 0.250 ± 0.020 | 0.300 ± 0.010 | 1.0 |'
     assert lines[4] == '| B | 0.250 ± 0.020 | 0.200 ± 0.010 | 2.0 |'
     assert 'Warning' not in table
+    # a real value only the second (newer) result has still fills the real row
+    b['metrics']['plausibility/gt_limb_speed'] = dict(mean=0.45, ci95=0.0, values=[0.45] * 2)
+    b['metrics']['plausibility/pred_limb_speed'] = dict(mean=0.25, ci95=0.01, values=[0.25] * 2)
+    lines = compare_markdown([('A', a), ('B', b)]).splitlines()
+    assert lines[0].endswith('| Limb speed (m/s) → |')
+    assert lines[2] == '| real | 0.500 ± 0.000 | – | 0.450 ± 0.000 |'
+    assert lines[3].endswith('| – |') and lines[4].endswith('| 0.250 ± 0.010 |')
     other = compare_markdown([('A', a), ('C', _result('z', 10, 0.2, reps=3, sha='def'))])
     assert '2/3 repetitions' in other and 'do not compare' in other
     with pytest.raises(ValueError, match='cells'):
