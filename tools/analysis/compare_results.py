@@ -36,16 +36,15 @@ def _checkpoint_iteration(path: str) -> int | None:
 def main(argv=None):
     args = parse_args(argv)
     from mdkit.evaluation.protocol import compare_markdown
-    from mdkit.utils import mean_training_scalars
+    from mdkit.utils import mean_training_scalars, parse_named_files
+    try:
+        named = parse_named_files(args.results, 'RESULTS.json', 'results file',
+                                  'abl1=work_dirs/abl1/test_results.json',
+                                  hint='write it with tools/test.py --out')
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
     rows = []
-    for item in args.results:
-        name, sep, path = item.partition('=')
-        if not sep or not name or not path:
-            sys.exit(f'error: {item!r} is not NAME=RESULTS.json (e.g. abl1=work_dirs/abl1/'
-                     f'test_results.json)')
-        if not osp.isfile(path):
-            sys.exit(f'error: results file not found: {path} (write it with tools/test.py '
-                     f'--out)')
+    for name, path in named:
         with open(path) as f:
             result = json.load(f)
         if 'metrics' not in result or 'settings' not in result:

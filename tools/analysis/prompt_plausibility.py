@@ -89,21 +89,14 @@ def main(argv=None):
 
     from mdkit.apis import MotionGenerator, read_prompt_file
     from mdkit.evaluation import plausibility_stats
-    from mdkit.utils import register_all_modules
+    from mdkit.utils import parse_named_files, register_all_modules
     if args.seeds < 1:
         sys.exit(f'error: --seeds must be >= 1, got {args.seeds}')
     if not osp.isfile(args.config):
         sys.exit(f'error: config not found: {args.config}')
-    pairs = []
-    for item in args.checkpoints:
-        name, sep, path = item.partition('=')
-        if not sep or not name or not path:
-            sys.exit(f'error: {item!r} is not NAME=CHECKPOINT (e.g. 2k=work_dirs/tmd_small/'
-                     f'iter_2000.pth)')
-        if not osp.isfile(path):
-            sys.exit(f'error: checkpoint not found: {path}')
-        pairs.append((name, path))
     try:
+        pairs = parse_named_files(args.checkpoints, 'CHECKPOINT', 'checkpoint',
+                                  '2k=work_dirs/tmd_small/iter_2000.pth')
         prompts, lengths, videos = read_prompt_file(args.prompts, default_length=args.length)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f'error: {e}')
