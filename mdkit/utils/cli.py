@@ -20,7 +20,8 @@ def parse_named_files(items, kind: str, noun: str, example: str, hint: str = '')
         list[tuple[str, str]]: One pair per argument, in order.
 
     Raises:
-        ValueError: An argument is not ``NAME=PATH`` with both parts non-empty.
+        ValueError: An argument is not ``NAME=PATH`` with both parts non-empty,
+            or a name repeats.
         FileNotFoundError: A path is not a file.
 
     Example:
@@ -34,5 +35,8 @@ def parse_named_files(items, kind: str, noun: str, example: str, hint: str = '')
             raise ValueError(f'{item!r} is not NAME={kind} (e.g. {example})')
         if not osp.isfile(path):
             raise FileNotFoundError(f'{noun} not found: {path}' + (f' ({hint})' if hint else ''))
+        if any(name == n for n, _ in pairs):
+            raise ValueError(f'name {name!r} is given twice: each NAME={kind} needs its own '
+                             f'name')
         pairs.append((name, path))
     return pairs

@@ -14,3 +14,5 @@ def test_parse_named_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'results file not found: .*none.json \(run X\)'):
         parse_named_files([f'a={tmp_path / "none.json"}'], 'RESULTS.json', 'results file',
                           'a=r.json', hint='run X')
+    with pytest.raises(ValueError, match="name '2k' is given twice"):
+        parse_named_files([f'2k={a}', f'2k={a}'], 'CHECKPOINT', 'checkpoint', 'k=c.pth')

@@ -87,7 +87,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
 
-    from mdkit.apis import MotionGenerator, read_prompt_file
+    from mdkit.apis import MotionGenerator, load_checkpoint_strict, read_prompt_file
     from mdkit.evaluation import plausibility_stats
     from mdkit.utils import parse_named_files, register_all_modules
     if args.seeds < 1:
@@ -108,23 +108,26 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     table, report = [], dict(prompts=prompts, lengths=lengths, seeds=args.seeds,
                              seed=args.seed, steps=args.steps, rows={})
-    gen = None
-    for name, path in pairs:
-        gen = MotionGenerator.from_config(cfg, path)
+    if args.png_dir:
+        from mdkit.visualization import render_frames_png
+        os.makedirs(args.png_dir, exist_ok=True)
+    # one model, each checkpoint loaded into it in turn
+    gen = MotionGenerator.from_config(cfg, pairs[0][1])
+    skeleton = gen.model.codec.skeleton
+    for k, (name, path) in enumerate(pairs):
+        if k:
+            load_checkpoint_strict(gen.model, path)
         try:
             results = gen.generate(prompts, lengths, num_repetitions=args.seeds, seed=args.seed,
                                    steps=args.steps, progress=True)
         except ValueError as e:
             sys.exit(f'error: {e}')
-        skeleton = gen.model.codec.skeleton
         per_prompt = [[] for _ in prompts]
         for res in results:
             joints = res.pred_joints.numpy()
             i = res.metainfo['text_index']
             per_prompt[i].append(plausibility_stats(joints, fps=gen.fps, skeleton=skeleton))
             if args.png_dir and res.metainfo['repetition'] == 0:
-                from mdkit.visualization import render_frames_png
-                os.makedirs(args.png_dir, exist_ok=True)
                 render_frames_png(joints, osp.join(args.png_dir, f'{name}_{i}.png'),
                                   skeleton=skeleton, num_frames=args.frames,
                                   title=f'{name}: {prompts[i]}', fps=gen.fps)
@@ -133,7 +136,7 @@ def main(argv=None):
         report['rows'][name] = dict(checkpoint=path, mean=stats,
                                     per_prompt=[mean_stats(rows) for rows in per_prompt])
     if args.real_split != 'none':
-        stats, n = real_stats(cfg, args.real_split, gen.fps, gen.model.codec.skeleton)
+        stats, n = real_stats(cfg, args.real_split, gen.fps, skeleton)
         table.insert(0, (f'real ({args.real_split}, {n} clips)', stats))
         report['real'] = dict(split=args.real_split, clips=n, mean=stats)
     text = markdown(table)
