@@ -109,3 +109,33 @@ def test_checkpoint_mismatch_is_reported(mini_cmu_dataset, tmp_path):
     other = MODELS.build(cfg)
     with pytest.raises(RuntimeError, match='shape mismatch'):
         load_checkpoint_strict(other, path)
+
+
+@pytest.mark.parametrize('prediction_type', ['sample', 'epsilon', 'v_prediction'])
+def test_reconstruct_follows_the_closed_form(mini_cmu_dataset, batch, prediction_type):
+    """With a zeroed output layer the network predicts 0, so the x0 estimate is closed-form."""
+    model = MODELS.build(tiny_model_cfg(mini_cmu_dataset, prediction_type=prediction_type)).eval()
+    torch.nn.init.zeros_(model.denoiser.output_proj.weight)
+    torch.nn.init.zeros_(model.denoiser.output_proj.bias)
+    data = model.data_preprocessor(batch, training=False)
+    inputs, samples = data['inputs'], data['data_samples']
+    x0, mask = inputs['motion'], inputs['mask'][..., None]
+    assert not mask.all()  # the batch has padding
+    for t in (0, 30, 99):
+        est = model.reconstruct(inputs, samples, t, generator=torch.Generator().manual_seed(t))
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(t)) * mask
+        ab = model.train_scheduler.alphas_cumprod[t]
+        x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        expected = {'sample': torch.zeros_like(x0), 'epsilon': x_t / ab.sqrt(),
+                    'v_prediction': ab.sqrt() * x_t}[prediction_type] * mask
+        torch.testing.assert_close(est, expected, rtol=1e-4, atol=1e-5)
+    # at t = 0 a network that predicts zero noise gives the clean input back
+    if prediction_type == 'epsilon':
+        assert float((est - x0)[mask.expand_as(x0)].abs().mean()) > 1.0  # t = 99 is far off
+        est0 = model.reconstruct(inputs, samples, 0, generator=torch.Generator().manual_seed(0))
+        assert float((est0 - x0)[mask.expand_as(x0)].abs().mean()) < 0.05
+    for bad in (-1, 100, 2.5, True):
+        with pytest.raises(ValueError, match=r'timestep must be an int in \[0, 99\]'):
+            model.reconstruct(inputs, samples, bad)
+    with pytest.raises(ValueError, match='ground-truth motion'):
+        model.reconstruct(dict(inputs, motion=None), samples, 0)

@@ -121,6 +121,21 @@ def test_round_trip(mini_cmu_dataset, tiny_evaluator_checkpoint, tmp_path):
     assert abs(np.mean([p['jitter'] for p in late['per_prompt']]) - late['mean']['jitter']) < 1e-6
     assert sorted(os.listdir(pngs)) == ['early_0.png', 'early_1.png', 'late_0.png', 'late_1.png']
     assert '| real (test, ' in proc.stdout and '| late |' in proc.stdout
+    # one-call reconstructions of noised real clips for two checkpoints
+    probe_json = str(tmp_path / 'probe.json')
+    proc = _run([osp.join(REPO, 'tools', 'analysis', 'denoiser_probe.py'), CONFIG,
+                 f'early={osp.join(work, "iter_2.pth")}', f'late={osp.join(work, "iter_6.pth")}',
+                 '--timesteps', '0', '500', '--clips', '3', '--split', 'train',
+                 '--json', probe_json, '--cfg-options'] + opts, REPO)
+    with open(probe_json) as f:
+        probe = json.load(f)
+    assert probe['real']['clips'] == 3 and probe['real']['limb_speed'] > 0.1
+    assert set(probe['rows']) == {'early', 'late'}
+    for rows in probe['rows'].values():
+        assert set(rows) == {'0', '500'}
+        assert all(np.isfinite(list(r.values())).all() and r['mse'] > 0 for r in rows.values())
+    assert probe['rows']['early']['0'] != probe['rows']['late']['0']
+    assert '| late | 500 |' in proc.stdout and '| real (3 clips) |' in proc.stdout
 
 
 def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
@@ -137,6 +152,19 @@ def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
                               + ['--cfg-options'] + opts, cwd=REPO, capture_output=True,
                               text=True, timeout=300)
         assert proc.returncode != 0 and msg in proc.stderr, proc.stderr[-2000:]
+
+
+def test_denoiser_probe_rejects_bad_input(tmp_path):
+    tool = osp.join(REPO, 'tools', 'analysis', 'denoiser_probe.py')
+    ckpt = tmp_path / 'fake.pth'
+    ckpt.write_bytes(b'')
+    for args, msg in (([str(ckpt)], 'is not NAME=CHECKPOINT'),
+                      ([f'a={tmp_path / "none.pth"}'], 'checkpoint not found'),
+                      ([f'a={ckpt}', '--clips', '0'], '--clips must be >= 1'),
+                      ([f'a={ckpt}', f'a={ckpt}'], 'twice')):
+        proc = subprocess.run([sys.executable, tool, CONFIG] + args, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and msg in proc.stderr, (args, proc.stderr[-2000:])
 
 
 def test_prompt_plausibility_rejects_bad_input(tmp_path):

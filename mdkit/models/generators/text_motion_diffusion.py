@@ -386,6 +386,38 @@ class TextMotionDiffusion(BaseModel):
                                    generator=generator, device=mask.device,
                                    dtype=torch.float32, progress=progress)
 
+    @torch.no_grad()
+    def reconstruct(self, inputs: dict, data_samples, timestep: int,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """x0 estimate of one denoiser call on ground truth noised to ``timestep``.
+
+        A probe of what the network does at one noise level: how much of a real
+        motion it gives back (``timestep=0`` is clean input), and with what
+        frame-to-frame detail. The conditions are those of :meth:`predict`;
+        no guidance is applied.
+
+        Args:
+            inputs (dict): ``motion (B, T, D)`` normalised, ``mask (B, T)``.
+            data_samples (list[MotionDataSample]): With the conditions (``text``, ...).
+            timestep (int): Training timestep in ``[0, num_train_timesteps)``.
+            generator (torch.Generator | None): Random generator of the noise.
+
+        Returns:
+            Tensor: (B, T, D) normalised x0 estimate, zero at padded frames.
+        """
+        if inputs.get('motion') is None:
+            raise ValueError('reconstruct() needs ground-truth motion in inputs["motion"]')
+        x0, mask = inputs['motion'], inputs['mask']
+        n = self.train_scheduler.num_train_timesteps
+        if isinstance(timestep, bool) or not isinstance(timestep, int) or not 0 <= timestep < n:
+            raise ValueError(f'timestep must be an int in [0, {n - 1}], got {timestep!r}')
+        t = torch.full((x0.shape[0],), timestep, dtype=torch.long, device=x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        x_t = self.train_scheduler.add_noise(x0, noise * mask[..., None], t) * mask[..., None]
+        cond = self.predict_conditions(data_samples, mask)
+        pred = self.denoiser(x_t, t, mask, cond)
+        return self.train_scheduler.pred_to_x0_eps(pred, x_t, t)[0] * mask[..., None]
+
     def check_lengths(self, lengths) -> None:
         """Raise a clear error for lengths outside [1, max_length]."""
         for i, n in enumerate(lengths):
