@@ -8,6 +8,7 @@ import torch
 
 from mdkit.models.losses import (
     FootContactLoss,
+    JointAccelerationLoss,
     JointPositionLoss,
     JointVelocityLoss,
     MaskedDiffusionLoss,
@@ -18,7 +19,7 @@ from mdkit.motion.quaternion import axis_angle_to_quaternion
 from mdkit.motion.skeletons import get_skeleton
 from mdkit.registry import MODELS
 
-GEOMETRIC = (JointPositionLoss, JointVelocityLoss, FootContactLoss)
+GEOMETRIC = (JointPositionLoss, JointVelocityLoss, JointAccelerationLoss, FootContactLoss)
 MASK = torch.tensor([[True] * 12, [True] * 8 + [False] * 4])
 
 
@@ -126,6 +127,8 @@ def _direct(cls, pred, gt, mask, codec):
             err = (pj - gj)**2
         elif cls is JointVelocityLoss:
             err = ((pj[1:] - pj[:-1]) - (gj[1:] - gj[:-1]))**2
+        elif cls is JointAccelerationLoss:
+            err = ((pj[2:] - 2 * pj[1:-1] + pj[:-2]) - (gj[2:] - 2 * gj[1:-1] + gj[:-2]))**2
         else:
             contact = codec.denormalize(gt[b, :n])[:-1, -4:] > 0.5
             err = (pj[1:, feet] - pj[:-1, feet])**2 * contact[..., None]
@@ -151,7 +154,11 @@ def test_geometric_loss_zero_for_exact_prediction(cls, planted):
     assert cls()(gt.clone(), gt, MASK, codec).abs().item() < 1e-12
     raw = codec.denormalize(gt)  # the same loss on raw features
     assert cls()(raw.clone(), raw, MASK, codec, normalized=False).abs().item() < 1e-12
-    assert cls()(_sliding(codec, gt), gt, MASK, codec).item() > 1e-4
+    sliding = cls()(_sliding(codec, gt), gt, MASK, codec).item()
+    if cls is JointAccelerationLoss:  # a constant extra velocity has no acceleration
+        assert sliding < 1e-12
+    else:
+        assert sliding > 1e-4
 
 
 def test_foot_contact_loss_is_gated_by_ground_truth_contacts(planted):
@@ -245,8 +252,39 @@ def test_real_statistics_with_reference_motion(motion_data_root):
     total.backward()
     assert torch.isfinite(total) and total.item() > 0
     assert torch.isfinite(pred.grad).all() and (pred.grad[~mask] == 0).all()
-    for cls in (JointPositionLoss, JointVelocityLoss):
+    for cls in (JointPositionLoss, JointVelocityLoss, JointAccelerationLoss):
         assert cls()(gt, gt, mask, codec).abs().item() < 1e-10
     # real contacts allow sub-threshold foot motion (HumanML3D: < 0.002 m^2 per frame)
     foot = FootContactLoss()(gt, gt, mask, codec).item()
     assert 0.0 <= foot < 0.002
+
+
+def test_acceleration_loss_singles_out_frame_noise(planted):
+    """Frame-to-frame noise costs more acceleration than velocity error; a slow drift far less."""
+    codec, gt = planted
+    mask = torch.ones(gt.shape[:2], dtype=torch.bool)
+    g = torch.Generator().manual_seed(0)
+    noisy = gt + 0.05 * torch.randn(gt.shape, generator=g, dtype=gt.dtype)
+    phase = torch.linspace(0, np.pi, gt.shape[1], dtype=gt.dtype)[None, :, None]
+    drift = gt + 0.5 * torch.sin(phase) * torch.randn(1, 1, gt.shape[2], generator=g,
+                                                       dtype=gt.dtype)
+    ratio = {}
+    for name, pred in (('noise', noisy), ('drift', drift)):
+        vel = JointVelocityLoss()(pred, gt, mask, codec).item()
+        acc = JointAccelerationLoss()(pred, gt, mask, codec).item()
+        assert vel > 0 and acc > 0
+        ratio[name] = acc / vel
+    assert ratio['noise'] > 1.5, ratio  # white noise: 3
+    assert ratio['drift'] < 0.2, ratio
+
+
+def test_acceleration_loss_needs_three_valid_frames(planted):
+    codec, gt = planted
+    mask = torch.zeros(gt.shape[:2], dtype=torch.bool)
+    mask[:, :3] = True
+    pred = gt.clone()
+    pred[:, 1] += 1.0  # a spike in the middle of the only valid triple
+    spiked = JointAccelerationLoss()(pred, gt, mask, codec)
+    assert spiked.item() > 0
+    mask[:, 2] = False  # two valid frames: no second difference to compare
+    assert JointAccelerationLoss()(pred, gt, mask, codec).item() == 0.0

@@ -19,6 +19,7 @@ from .diffusion_loss import MaskedDiffusionLoss
 from .geometric_losses import (
     BaseGeometricLoss,
     FootContactLoss,
+    JointAccelerationLoss,
     JointPositionLoss,
     JointVelocityLoss,
 )
@@ -26,7 +27,8 @@ from .utils import LOSS_TYPES, elementwise_loss, masked_mean
 
 __all__ = [
     'MaskedDiffusionLoss', 'BaseGeometricLoss', 'JointPositionLoss', 'JointVelocityLoss',
-    'FootContactLoss', 'LOSS_TYPES', 'elementwise_loss', 'masked_mean', 'BaseAlignmentLoss',
+    'JointAccelerationLoss', 'FootContactLoss', 'LOSS_TYPES', 'elementwise_loss', 'masked_mean',
+    'BaseAlignmentLoss',
     'MomentMatchingLoss', 'MMDLoss', 'GramMatchingLoss', 'CKALoss', 'CosineAlignmentLoss',
     'DASHLoss', 'resample_valid', 'build_projector', 'moment_matching', 'mmd_rbf',
     'gram_matching', 'linear_cka', 'cosine_alignment'

@@ -19,7 +19,8 @@ from mdkit.registry import MODELS
 
 from .utils import check_loss_type, check_mask, elementwise_loss, masked_mean, zero_padding
 
-__all__ = ['BaseGeometricLoss', 'JointPositionLoss', 'JointVelocityLoss', 'FootContactLoss']
+__all__ = ['BaseGeometricLoss', 'JointPositionLoss', 'JointVelocityLoss',
+           'JointAccelerationLoss', 'FootContactLoss']
 
 
 class BaseGeometricLoss(nn.Module):
@@ -111,8 +112,32 @@ def _frame_pairs(mask: torch.Tensor) -> torch.Tensor:
     return mask[:, 1:] & mask[:, :-1]
 
 
+def _differences(x: torch.Tensor, mask: torch.Tensor, order: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``order``-th finite differences along T, and the mask of runs of valid frames they span.
+
+    ``x`` is (B, T, ...) and ``mask`` (B, T); the results are (B, T - order, ...) and
+    (B, T - order).
+    """
+    for _ in range(order):
+        x = x[:, 1:] - x[:, :-1]
+        mask = _frame_pairs(mask)
+    return x, mask
+
+
+class _JointDifferenceLoss(BaseGeometricLoss):
+    """Error of the ``order``-th frame differences of the decoded joints."""
+
+    order = 1
+
+    def _loss(self, pred, gt, mask, codec, normalized):
+        pred_d, valid = _differences(codec.decode(pred, normalized=normalized), mask, self.order)
+        gt_d, _ = _differences(codec.decode(gt, normalized=normalized), mask, self.order)
+        return masked_mean(elementwise_loss(pred_d, gt_d, self.loss_type, self.beta), valid)
+
+
 @MODELS.register_module()
-class JointVelocityLoss(BaseGeometricLoss):
+class JointVelocityLoss(_JointDifferenceLoss):
     """Error of per-frame joint displacements ``j[t+1] - j[t]`` (metres per frame).
 
     Averaged over pairs of consecutive valid frames, joints and xyz.
@@ -126,13 +151,31 @@ class JointVelocityLoss(BaseGeometricLoss):
         >>> loss = MODELS.build(dict(type='JointVelocityLoss', loss_weight=1.0))
     """
 
-    def _loss(self, pred, gt, mask, codec, normalized):
-        pred_j = codec.decode(pred, normalized=normalized)
-        gt_j = codec.decode(gt, normalized=normalized)
-        pred_v = pred_j[:, 1:] - pred_j[:, :-1]
-        gt_v = gt_j[:, 1:] - gt_j[:, :-1]
-        return masked_mean(elementwise_loss(pred_v, gt_v, self.loss_type, self.beta),
-                           _frame_pairs(mask))
+    order = 1
+
+
+@MODELS.register_module()
+class JointAccelerationLoss(_JointDifferenceLoss):
+    """Error of joint second differences ``j[t+1] - 2 j[t] + j[t-1]`` (metres per frame²).
+
+    Averaged over runs of three consecutive valid frames, joints and xyz. It
+    penalises frame-to-frame noise far more than smooth motion: for white
+    noise of variance s² per frame the squared second difference is 6 s², three
+    times the squared first difference, while for smooth motion it is much
+    smaller than the squared first difference. Against
+    :class:`JointVelocityLoss` it therefore asks for smooth output without
+    asking as much for less motion.
+
+    Args:
+        loss_type (str): ``'mse'``, ``'l1'`` or ``'smooth_l1'``. Defaults to 'mse'.
+        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        beta (float): Smooth-L1 threshold (metres). Defaults to 1.0.
+
+    Example:
+        >>> loss = MODELS.build(dict(type='JointAccelerationLoss', loss_weight=1.0))
+    """
+
+    order = 2
 
 
 @MODELS.register_module()
