@@ -28,8 +28,8 @@ from .utils import LOSS_TYPES, elementwise_loss, masked_mean
 __all__ = [
     'MaskedDiffusionLoss', 'BaseGeometricLoss', 'JointPositionLoss', 'JointVelocityLoss',
     'JointAccelerationLoss', 'FootContactLoss', 'LOSS_TYPES', 'elementwise_loss', 'masked_mean',
-    'BaseAlignmentLoss',
-    'MomentMatchingLoss', 'MMDLoss', 'GramMatchingLoss', 'CKALoss', 'CosineAlignmentLoss',
+    'BaseAlignmentLoss', 'MomentMatchingLoss', 'MMDLoss', 'GramMatchingLoss', 'CKALoss',
+    'CosineAlignmentLoss',
     'DASHLoss', 'resample_valid', 'build_projector', 'moment_matching', 'mmd_rbf',
     'gram_matching', 'linear_cka', 'cosine_alignment'
 ]
