@@ -122,6 +122,8 @@ class MotionGenerator:
     def __init__(self, model, device: str | torch.device = 'cpu'):
         self.model = model.to(device).eval()
         self.device = torch.device(device)
+        #: Path of the checkpoint whose weights the model holds (None: as built).
+        self.checkpoint = None
 
     @classmethod
     def from_config(cls, config, checkpoint: str | None, device: str = 'cpu',
@@ -133,13 +135,24 @@ class MotionGenerator:
         cfg = config if isinstance(config, Config) else Config.fromfile(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
-        model = build_from_cfg_checked(cfg.model, MODELS)
+        gen = cls(build_from_cfg_checked(cfg.model, MODELS), device)
         if checkpoint is not None:
-            load_checkpoint_strict(model, checkpoint)
+            gen.load_checkpoint(checkpoint)
         else:
             print_log('MotionGenerator: no checkpoint given, using untrained weights',
                       logger='current', level=30)
-        return cls(model, device)
+        return gen
+
+    def load_checkpoint(self, checkpoint: str) -> None:
+        """Load ``checkpoint`` into the model (strictly, EMA weights when saved).
+
+        Comparing checkpoints of one config this way builds the model once; the
+        checkpoint the model already holds is not read again.
+        """
+        if checkpoint == self.checkpoint:
+            return
+        load_checkpoint_strict(self.model, checkpoint)
+        self.checkpoint = checkpoint
 
     @property
     def fps(self) -> float:

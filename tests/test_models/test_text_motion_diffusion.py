@@ -1,4 +1,5 @@
 """TextMotionDiffusion with real parts (MiniLM, tiny denoiser) on real converted CMU data."""
+import os
 import os.path as osp
 
 import pytest
@@ -139,3 +140,29 @@ def test_reconstruct_follows_the_closed_form(mini_cmu_dataset, batch, prediction
             model.reconstruct(inputs, samples, bad)
     with pytest.raises(ValueError, match='ground-truth motion'):
         model.reconstruct(dict(inputs, motion=None), samples, 0)
+
+
+def test_generator_loads_checkpoints_in_turn(mini_cmu_dataset, tmp_path):
+    from mdkit.apis import MotionGenerator
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = MODELS.build(tiny_model_cfg(mini_cmu_dataset))
+        paths.append(str(tmp_path / f'seed{seed}.pth'))
+        torch.save(dict(state_dict=model.state_dict(), meta={}), paths[-1])
+    gen = MotionGenerator(MODELS.build(tiny_model_cfg(mini_cmu_dataset)))
+    assert gen.checkpoint is None
+    weights = {}
+    for path in paths:
+        gen.load_checkpoint(path)
+        assert gen.checkpoint == path
+        weights[path] = gen.model.denoiser.output_proj.weight.clone()
+    assert not torch.equal(weights[paths[0]], weights[paths[1]])
+    expected = torch.load(paths[1], weights_only=True)['state_dict']
+    assert torch.equal(weights[paths[1]], expected['denoiser.output_proj.weight'])
+    # the checkpoint the model holds is not read again; another path still is
+    os.remove(paths[1])
+    gen.load_checkpoint(paths[1])
+    with pytest.raises(FileNotFoundError, match='checkpoint not found'):
+        gen.load_checkpoint(str(tmp_path / 'none.pth'))
+    assert gen.checkpoint == paths[1]

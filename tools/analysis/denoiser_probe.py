@@ -109,7 +109,7 @@ def main(argv=None):
     import torch
     from mmengine.config import Config
 
-    from mdkit.apis import MotionGenerator, load_checkpoint_strict
+    from mdkit.apis import MotionGenerator
     from mdkit.utils import parse_named_files, register_all_modules
     if args.clips < 1:
         sys.exit(f'error: --clips must be >= 1, got {args.clips}')
@@ -139,9 +139,8 @@ def main(argv=None):
     real = dict(split=args.split, clips=clips, jitter=mean_of(real_rows, 'jitter'),
                 limb_speed=mean_of(real_rows, 'limb_speed'))
     rows = {}
-    for k, (name, path) in enumerate(pairs):
-        if k:
-            load_checkpoint_strict(model, path)
+    for name, path in pairs:
+        gen.load_checkpoint(path)
         rows[name] = probe(model.eval(), batches, args.timesteps, args.seed, gen.fps)
     text = markdown(real, rows)
     print(text)

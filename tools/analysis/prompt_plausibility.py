@@ -87,7 +87,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
 
-    from mdkit.apis import MotionGenerator, load_checkpoint_strict, read_prompt_file
+    from mdkit.apis import MotionGenerator, read_prompt_file
     from mdkit.evaluation import plausibility_stats
     from mdkit.utils import parse_named_files, register_all_modules
     if args.seeds < 1:
@@ -114,9 +114,8 @@ def main(argv=None):
     # one model, each checkpoint loaded into it in turn
     gen = MotionGenerator.from_config(cfg, pairs[0][1])
     skeleton = gen.model.codec.skeleton
-    for k, (name, path) in enumerate(pairs):
-        if k:
-            load_checkpoint_strict(gen.model, path)
+    for name, path in pairs:
+        gen.load_checkpoint(path)
         try:
             results = gen.generate(prompts, lengths, num_repetitions=args.seeds, seed=args.seed,
                                    steps=args.steps, progress=True)
