@@ -174,6 +174,9 @@ def test_runner_saves_and_resumes_both_models(mini_cmu_dataset, tmp_path):
                     'test_evaluator'):
             cfg[key] = None
         cfg.resume = resume
+        # mmengine names its default scope after the experiment, timestamped to the second: two
+        # runners built within one second would share the name and mmengine warns.
+        cfg.experiment_name = f'weak_model_resume_{max_iters}'
         return Runner.from_cfg(cfg)
 
     first = runner(2, False)
