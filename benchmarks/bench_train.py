@@ -14,7 +14,7 @@ import statistics
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.optim import build_optim_wrapper
 
 
@@ -37,11 +37,12 @@ def main():
     torch.set_num_threads(args.threads)
     from mdkit.datasets import motion_collate
     from mdkit.registry import DATASETS, MODELS
-    from mdkit.utils import build_from_cfg_checked, register_all_modules
+    from mdkit.utils import build_from_cfg_checked, load_config, register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f'error: {e}') from None
     bs = args.batch_size or cfg.train_dataloader.batch_size
     model = build_from_cfg_checked(cfg.model, MODELS).to(args.device).train()
     ds = build_from_cfg_checked(cfg.train_dataloader.dataset, DATASETS)

@@ -68,14 +68,18 @@ def main(argv=None):
     args = parse_args(argv)
     prompts, lengths, videos = read_prompts(args)
     from mdkit.apis import MotionGenerator
+    from mdkit.utils import UnexpectedConfigKeyError, UnregisteredTypeError
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             sys.exit(f'error: file not found: {path}')
     for path in videos:
         if path is not None and not osp.exists(path):
             sys.exit(f'error: video not found: {path}')
-    gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device,
-                                      cfg_options=args.cfg_options)
+    try:
+        gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device,
+                                          cfg_options=args.cfg_options)
+    except (ValueError, UnexpectedConfigKeyError, UnregisteredTypeError) as e:
+        sys.exit(f'error: {e}')  # a misspelt --cfg-options name, config key or type
     try:  # a missing length: the video's duration, else the model's max_length
         results = gen.generate(prompts, lengths, num_repetitions=args.num_repetitions,
                                seed=args.seed, steps=args.steps, progress=True,

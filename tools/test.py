@@ -17,7 +17,7 @@ import os.path as osp
 import sys
 import time
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -48,11 +48,12 @@ def main(argv=None):
         if not osp.isfile(path):
             sys.exit(f'error: file not found: {path}')
     from mdkit.engine import init_dist_if_needed
-    from mdkit.utils import register_all_modules
+    from mdkit.utils import load_config, register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     cfg.setdefault('default_scope', 'mdkit')
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(

@@ -31,11 +31,11 @@ def parse_args(argv=None):
 
 def build_config(args) -> Config:
     """Load the config and apply the command-line options."""
-    if not osp.isfile(args.config):
-        sys.exit(f'error: config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from mdkit.utils import load_config
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'error: {e}')
     cfg.setdefault('default_scope', 'mdkit')
     cfg.launcher = args.launcher
     if args.work_dir:

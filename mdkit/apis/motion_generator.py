@@ -5,7 +5,6 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config
 from mmengine.logging import print_log
 
 from mdkit.structures import MotionDataSample
@@ -130,11 +129,9 @@ class MotionGenerator:
                     cfg_options: dict | None = None) -> MotionGenerator:
         """Build the model of ``config`` and load ``checkpoint`` (EMA weights when saved)."""
         from mdkit.registry import MODELS
-        from mdkit.utils import build_from_cfg_checked, register_all_modules
+        from mdkit.utils import build_from_cfg_checked, load_config, register_all_modules
         register_all_modules()
-        cfg = config if isinstance(config, Config) else Config.fromfile(config)
-        if cfg_options:
-            cfg.merge_from_dict(cfg_options)
+        cfg = load_config(config, cfg_options)
         gen = cls(build_from_cfg_checked(cfg.model, MODELS), device)
         if checkpoint is not None:
             gen.load_checkpoint(checkpoint)

@@ -1,5 +1,5 @@
 """Helpers with no registration side effects."""
-from .cli import parse_named_files
+from .cli import load_config, parse_named_files
 from .data_root import find_motion_data_root
 from .registry_utils import UnexpectedConfigKeyError, UnregisteredTypeError, build_from_cfg_checked
 from .setup_env import register_all_modules
@@ -9,5 +9,5 @@ from .training_logs import load_training_scalars, mean_training_scalars
 __all__ = [
     'find_motion_data_root', 'register_all_modules', 'build_from_cfg_checked',
     'UnregisteredTypeError', 'UnexpectedConfigKeyError', 'state_dict_mismatch',
-    'load_training_scalars', 'mean_training_scalars', 'parse_named_files'
+    'load_training_scalars', 'mean_training_scalars', 'load_config', 'parse_named_files'
 ]

@@ -64,3 +64,11 @@ def test_print_config_missing_file():
     proc = _run('tools/misc/print_config.py', 'configs/does_not_exist.py')
     assert proc.returncode != 0
     assert 'config file not found: configs/does_not_exist.py' in proc.stderr
+
+
+def test_print_config_rejects_misspelt_option():
+    proc = _run('tools/misc/print_config.py', 'configs/_base_/default_runtime.py',
+                '--cfg-options', 'defualt_hooks.logger.interval=7')
+    assert proc.returncode == 2
+    assert "no top-level 'defualt_hooks'" in proc.stderr
+    assert "Did you mean 'default_hooks'" in proc.stderr

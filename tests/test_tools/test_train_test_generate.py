@@ -144,14 +144,19 @@ def test_generate_rejects_bad_input(mini_cmu_dataset, tmp_path):
          + _options(mini_cmu_dataset, 2), REPO)
     ckpt = osp.join(work, 'iter_2.pth')
     opts = _options(mini_cmu_dataset, 2)
-    for extra, msg in ((['--text', '   '], 'empty'), (['--text', 'walk', '--length', '500'],
-                                                       'outside [1, 196]'),
-                       (['--text', 'walk', '--length', 'abc'], 'cannot parse length')):
+    walk = ['--text', 'walk']
+    for extra, more_opts, msg in (
+            (['--text', '   '], [], 'empty'),
+            (walk + ['--length', '500'], [], 'outside [1, 196]'),
+            (walk + ['--length', 'abc'], [], 'cannot parse length'),
+            (walk, ['model.num_inference_step=3'], "Did you mean 'num_inference_steps'"),
+            (walk, ['modle.max_length=3'], "no top-level 'modle'")):
         proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'generate.py'), CONFIG,
                                ckpt, '--no-video', '--out-dir', str(tmp_path / 'g')] + extra
-                              + ['--cfg-options'] + opts, cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
+                              + ['--cfg-options'] + opts + more_opts, cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
         assert proc.returncode != 0 and msg in proc.stderr, proc.stderr[-2000:]
+        assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
 
 
 def test_denoiser_probe_rejects_bad_input(tmp_path):

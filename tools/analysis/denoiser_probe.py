@@ -103,27 +103,21 @@ def markdown(real: dict, rows: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    import os.path as osp
 
     import numpy as np
     import torch
-    from mmengine.config import Config
 
     from mdkit.apis import MotionGenerator
-    from mdkit.utils import parse_named_files, register_all_modules
+    from mdkit.utils import load_config, parse_named_files, register_all_modules
     if args.clips < 1:
         sys.exit(f'error: --clips must be >= 1, got {args.clips}')
-    if not osp.isfile(args.config):
-        sys.exit(f'error: config not found: {args.config}')
+    register_all_modules()
     try:
+        cfg = load_config(args.config, args.cfg_options)
         pairs = parse_named_files(args.checkpoints, 'CHECKPOINT', 'checkpoint',
                                   '5k=work_dirs/tmd_5k/iter_5000.pth')
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f'error: {e}')
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     gen = MotionGenerator.from_config(cfg, pairs[0][1])
     model = gen.model
     n = model.train_scheduler.num_train_timesteps

@@ -131,22 +131,24 @@ def plot(rows: list, real: dict, path: str, title: str) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.config import Config
     from mmengine.runner import Runner
 
     from mdkit.evaluation.protocol import run_test_protocol
-    from mdkit.utils import register_all_modules
+    from mdkit.utils import load_config, register_all_modules
     register_all_modules()
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'error: {e}')
     cfg.setdefault('default_scope', 'mdkit')
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', name, 'guidance_sweep')
     os.makedirs(out_dir, exist_ok=True)
     rows, real = [], {}
-    points = [(g, s) for g in args.guidances for s in args.scales]
+    # a point given twice runs once (its runner name would repeat within one second, too)
+    points = list(dict.fromkeys((g, s) for g in args.guidances for s in args.scales))
     for i, (guidance, scale) in enumerate(points):
         t0 = time.time()
         runner = Runner.from_cfg(point_config(cfg, args, guidance, scale, out_dir))

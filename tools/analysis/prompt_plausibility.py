@@ -85,16 +85,15 @@ def markdown(table: list) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.config import Config
 
     from mdkit.apis import MotionGenerator, read_prompt_file
     from mdkit.evaluation import plausibility_stats
-    from mdkit.utils import parse_named_files, register_all_modules
+    from mdkit.utils import load_config, parse_named_files, register_all_modules
     if args.seeds < 1:
         sys.exit(f'error: --seeds must be >= 1, got {args.seeds}')
-    if not osp.isfile(args.config):
-        sys.exit(f'error: config not found: {args.config}')
+    register_all_modules()
     try:
+        cfg = load_config(args.config, args.cfg_options)
         pairs = parse_named_files(args.checkpoints, 'CHECKPOINT', 'checkpoint',
                                   '2k=work_dirs/tmd_small/iter_2000.pth')
         prompts, lengths, videos = read_prompt_file(args.prompts, default_length=args.length)
@@ -102,10 +101,6 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     if any(videos):
         sys.exit(f'error: {args.prompts} names videos; this tool measures text-only generation')
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     table, report = [], dict(prompts=prompts, lengths=lengths, seeds=args.seeds,
                              seed=args.seed, steps=args.steps, rows={})
     if args.png_dir:

@@ -8,7 +8,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import os.path as osp
 import sys
 
 
@@ -27,14 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        print(f'error: config file not found: {args.config}', file=sys.stderr)
+    from mdkit.utils import load_config
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
         return 2
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     print(f'Config (path: {args.config}):\n{cfg.pretty_text}')
     return 0
 
