@@ -83,6 +83,39 @@ def test_diffusion_loss_errors_and_registry():
     assert not getattr(loss, 'uses_codec', False)
 
 
+@pytest.mark.parametrize('prediction_type', ['sample', 'epsilon', 'v_prediction'])
+def test_min_snr_weights_follow_the_closed_form(prediction_type):
+    from mdkit.models.diffusion_schedulers import DDPMScheduler
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='cosine',
+                          prediction_type=prediction_type)
+    t = torch.tensor([0, 100, 400, 999])
+    ab = sched.alphas_cumprod[t]
+    snr = ab / (1 - ab)
+    x0_weight = torch.minimum(snr, torch.tensor(5.0, dtype=snr.dtype))
+    # each target's error is the x0 error times a known factor: 1, sqrt(SNR), sqrt(SNR + 1)
+    expected = {'sample': x0_weight, 'epsilon': x0_weight / snr,
+                'v_prediction': x0_weight / (snr + 1)}[prediction_type]
+    weights = MaskedDiffusionLoss(snr_gamma=5.0).sample_weights(sched, t)
+    assert weights.dtype == torch.float32 and weights.shape == (4, )
+    torch.testing.assert_close(weights, expected.float())
+    if prediction_type == 'sample':  # capped at low noise, small at high noise
+        assert weights[0] == 5.0 and weights[-1] < 1e-3
+    assert MaskedDiffusionLoss().sample_weights(sched, t) is None
+
+
+def test_diffusion_loss_per_sample_weight():
+    pred, target, mask = _tiny()
+    d2 = (pred - target)**2
+    w = torch.tensor([0.5, 3.0], dtype=torch.float64)
+    direct = (0.5 * d2[0, :3].sum() + 3.0 * d2[1, :2].sum()) / (5 * 3)
+    torch.testing.assert_close(MaskedDiffusionLoss()(pred, target, mask, weight=w), direct)
+    with pytest.raises(ValueError, match=r'weight must have shape \(B,\)'):
+        MaskedDiffusionLoss()(pred, target, mask, weight=w[:1])
+    for bad in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match='snr_gamma must be a positive number'):
+            MaskedDiffusionLoss(snr_gamma=bad)
+
+
 # -- geometric losses ----------------------------------------------------------------------
 def _planted_motion(frames=13, amplitude=0.8, phase=0.0):
     """Joints (T, 22, 3) of a figure waving its arms and turning its head, feet planted."""

@@ -65,6 +65,27 @@ def test_loss_decreases_on_real_batch(mini_cmu_dataset, batch, fusion):
     assert last < 0.6 * first, (first, last)
 
 
+def test_min_snr_weighting_reaches_the_diffusion_loss(mini_cmu_dataset, batch):
+    """With snr_gamma the diffusion term is weighted per sample at the batch's timesteps."""
+    cfg = tiny_model_cfg(mini_cmu_dataset)
+    cfg['losses'] = dict(diffusion=dict(type='MaskedDiffusionLoss', snr_gamma=5.0))
+    model = MODELS.build(cfg).eval()
+    data = model.data_preprocessor(batch, training=True)
+    inputs, samples = data['inputs'], data['data_samples']
+    torch.manual_seed(3)
+    weighted = model.loss(inputs, samples)['loss_diffusion']
+    torch.manual_seed(3)  # the same timesteps, noise and text dropout, recomputed by hand
+    x0, mask, t, noise, x_t = model._noised(inputs)
+    drop = torch.rand(x0.shape[0]) < model.cond_drop_prob
+    pred = model.denoiser(x_t, t, mask, model.encode_text(model._texts(samples), drop))
+    ab = model.train_scheduler.alphas_cumprod[t]
+    w = torch.clamp(ab / (1 - ab), max=5.0).float()
+    per_sample = ((pred - x0)**2 * mask[..., None]).sum((1, 2))
+    direct = (w * per_sample).sum() / (mask.sum() * x0.shape[-1])
+    torch.testing.assert_close(weighted, direct, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(weighted, per_sample.sum() / (mask.sum() * x0.shape[-1]))
+
+
 def test_predict_shapes_lengths_and_errors(mini_cmu_dataset):
     model = MODELS.build(tiny_model_cfg(mini_cmu_dataset)).eval()
     samples = []

@@ -49,7 +49,8 @@ class TextMotionDiffusion(BaseModel):
         sampler (dict | object): Sampler used by ``predict``; built with the
             training schedule as its ``scheduler`` unless it names one.
         losses (dict[str, dict]): Named losses. Diffusion losses take
-            ``(pred, target, mask)``; losses with ``uses_codec = True`` take
+            ``(pred, target, mask)`` (and ``weight=`` per sample when their
+            ``sample_weights(scheduler, t)`` gives any); losses with ``uses_codec = True`` take
             ``(pred_x0, gt_x0, mask, codec)``.
         data_preprocessor (dict): ``MotionDataPreprocessor`` config.
         cond_drop_prob (float): Probability of dropping the text in training
@@ -356,7 +357,12 @@ class TextMotionDiffusion(BaseModel):
                     pred_x0 = self.train_scheduler.pred_to_x0_eps(pred, x_t, t)[0]
                 out[f'loss_{name}'] = loss_fn(pred_x0, x0, mask, self.codec)
             else:
-                out[f'loss_{name}'] = loss_fn(pred, target, mask)
+                weights = getattr(loss_fn, 'sample_weights', None)
+                if weights is None:
+                    out[f'loss_{name}'] = loss_fn(pred, target, mask)
+                else:
+                    out[f'loss_{name}'] = loss_fn(pred, target, mask,
+                                                  weight=weights(self.train_scheduler, t))
         return out
 
     @torch.no_grad()
