@@ -4,7 +4,11 @@ import torch
 from torch import nn
 
 import mdkit.models.denoisers  # noqa: F401  (registers denoisers and fusion blocks)
-from mdkit.models.denoisers import MotionTransformerDenoiser, sinusoidal_positions
+from mdkit.models.denoisers import (
+    FrameWindowProjection,
+    MotionTransformerDenoiser,
+    sinusoidal_positions,
+)
 from mdkit.models.fusion import BaseFusion, MultiHeadAttention, fusion_outputs, gather_modality
 from mdkit.registry import MODELS
 from mdkit.utils import UnexpectedConfigKeyError, UnregisteredTypeError, build_from_cfg_checked
@@ -196,7 +200,35 @@ def test_bad_inputs_raise_clear_errors():
                                                                _cond(2)))
 
 
+def test_frame_window_projections():
+    """proj_kernel_size=5: temporal-conv projections, still padding-independent at valid frames."""
+    net = _perturb(_net(proj_kernel_size=5)).eval()
+    assert isinstance(net.input_proj, FrameWindowProjection)
+    assert net.input_proj.conv.kernel_size == (5, ) and net.output_proj.conv.kernel_size == (5, )
+    torch.manual_seed(5)
+    x = torch.randn(1, 11, D)
+    t = torch.tensor([37])
+    alone = net(x, t, torch.ones(1, 11, dtype=torch.bool), _cond(1))
+    batch = torch.full((1, 20, D), float('nan'))
+    batch[0, :11] = x[0]
+    out = net(batch, t, _lengths_mask([11], 20), _cond(1))
+    torch.testing.assert_close(out[0, :11], alone[0], atol=1e-5, rtol=0)
+    assert (out[0, 11:] == 0).all()
+    # a change at one frame reaches at most 2 + 2 frames further through the two projections
+    # and the layers' attention everywhere; with the layers' gates at zero only the window
+    net0 = _net(proj_kernel_size=5).eval()
+    x2 = x.clone()
+    x2[0, 5] += 1.0
+    diff = (net0(x2, t, None, _cond(1)) - net0(x, t, None, _cond(1))).abs().sum(-1)[0]
+    assert (diff[1:10] > 0).all() and (diff[:1] == 0).all() and (diff[10:] == 0).all()
+    assert _net().input_proj.__class__ is nn.Linear  # the default stays per-frame
+
+
 def test_bad_configs():
+    with pytest.raises(ValueError, match='proj_kernel_size must be odd'):
+        _net(proj_kernel_size=4)
+    with pytest.raises(ValueError, match='proj_kernel_size must be a positive int'):
+        _net(proj_kernel_size=0)
     with pytest.raises(ValueError, match='timestep_conditioning'):
         _net(timestep_conditioning='film')
     with pytest.raises(ValueError, match='prediction_type'):

@@ -17,7 +17,7 @@ from mdkit.utils.typing_utils import ConfigType
 
 from .embeddings import sinusoidal_positions, timestep_embedding
 
-__all__ = ['MotionTransformerDenoiser', 'DenoiserLayer']
+__all__ = ['MotionTransformerDenoiser', 'DenoiserLayer', 'FrameWindowProjection']
 
 _ACTIVATIONS = dict(gelu=nn.GELU, relu=nn.ReLU, silu=nn.SiLU)
 POS_ENCODINGS = ('sinusoidal', 'learned')
@@ -94,6 +94,34 @@ class DenoiserLayer(nn.Module):
         return h + mod[5] * self.drop2(self.ff(x))
 
 
+class FrameWindowProjection(nn.Module):
+    """Linear map of each frame together with its neighbours: a temporal convolution.
+
+    Frame ``i`` of the output reads frames ``i - k // 2 .. i + k // 2`` of the
+    input, with zeros beyond either end; the caller zeroes padded frames first,
+    so a valid frame sees the same zeros whether the clip is padded or not.
+
+    Args:
+        in_dim (int): Input width.
+        out_dim (int): Output width.
+        kernel_size (int): Odd window length k.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_dim, out_dim, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, in_dim) -> (B, T, out_dim)."""
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+
+def _frame_projection(in_dim: int, out_dim: int, kernel_size: int) -> nn.Module:
+    if kernel_size == 1:
+        return nn.Linear(in_dim, out_dim)
+    return FrameWindowProjection(in_dim, out_dim, kernel_size)
+
+
 @MODELS.register_module()
 class MotionTransformerDenoiser(nn.Module):
     """Pre-norm transformer that denoises motion features under a fusion block.
@@ -139,6 +167,11 @@ class MotionTransformerDenoiser(nn.Module):
         prediction_type (str): What the output means: ``'sample'``,
             ``'epsilon'`` or ``'v_prediction'``. Metadata for the generator;
             the network is the same. Defaults to ``'sample'``.
+        proj_kernel_size (int): Frames each input and output projection reads:
+            1 is a per-frame linear map; an odd k > 1 makes both projections
+            temporal convolutions over k frames (:class:`FrameWindowProjection`),
+            so the network can filter its noisy input and its output along
+            time directly. Defaults to 1.
 
     Example:
         >>> import torch
@@ -169,17 +202,21 @@ class MotionTransformerDenoiser(nn.Module):
                  max_length: int | None = None,
                  pos_encoding: str = 'sinusoidal',
                  timestep_conditioning: str = 'adaln',
-                 prediction_type: str = 'sample') -> None:
+                 prediction_type: str = 'sample',
+                 proj_kernel_size: int = 1) -> None:
         super().__init__()
         for key, value in (('input_dim', input_dim), ('width', width),
                            ('num_layers', num_layers), ('num_heads', num_heads),
-                           ('ff_dim', ff_dim)):
+                           ('ff_dim', ff_dim), ('proj_kernel_size', proj_kernel_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'MotionTransformerDenoiser: {key} must be a positive int, '
                                  f'got {value!r}')
         if width % num_heads:
             raise ValueError(f'MotionTransformerDenoiser: width ({width}) must be divisible by '
                              f'num_heads ({num_heads})')
+        if proj_kernel_size % 2 == 0:
+            raise ValueError(f'MotionTransformerDenoiser: proj_kernel_size must be odd (a window '
+                             f'centred on each frame), got {proj_kernel_size}')
         attn_dropout = dropout if attn_dropout is None else attn_dropout
         for key, value in (('dropout', dropout), ('attn_dropout', attn_dropout)):
             if not 0.0 <= value < 1.0:
@@ -201,9 +238,10 @@ class MotionTransformerDenoiser(nn.Module):
             raise ValueError("MotionTransformerDenoiser: pos_encoding='learned' needs max_length "
                              '(the longest motion in frames) in the config')
         self.max_length = max_length
+        self.proj_kernel_size = proj_kernel_size
         adaln = timestep_conditioning == 'adaln'
 
-        self.input_proj = nn.Linear(input_dim, width)
+        self.input_proj = _frame_projection(input_dim, width, proj_kernel_size)
         if self.pos_encoding == 'learned':
             self.pos_embedding = nn.Parameter(torch.randn(max_length, width) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(),
@@ -218,7 +256,7 @@ class MotionTransformerDenoiser(nn.Module):
             self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
             nn.init.zeros_(self.final_modulation[1].weight)
             nn.init.zeros_(self.final_modulation[1].bias)
-        self.output_proj = nn.Linear(width, input_dim)
+        self.output_proj = _frame_projection(width, input_dim, proj_kernel_size)
 
     def _build_fusion(self, fusion: ConfigType | BaseFusion | None, dropout: float,
                       attn_dropout: float) -> nn.Module:
@@ -290,7 +328,7 @@ class MotionTransformerDenoiser(nn.Module):
     def embed_timesteps(self, timesteps: Tensor) -> Tensor:
         """Sinusoidal embedding followed by the MLP: (B,) -> (B, W)."""
         emb = timestep_embedding(timesteps, self.width)
-        return self.time_mlp(emb.to(self.input_proj.weight.dtype))
+        return self.time_mlp(emb.to(self.time_mlp[0].weight.dtype))
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x_t: Tensor, timesteps: Tensor | float, mask: Tensor | None = None,
@@ -374,6 +412,8 @@ class MotionTransformerDenoiser(nn.Module):
         if self.timestep_conditioning == 'adaln':
             shift, scale = self.final_modulation(t_emb)[:, None].chunk(2, dim=-1)
             h = _modulate(h, shift, scale)
+        if self.proj_kernel_size > 1 and not all_valid:  # windows must not read padded tokens
+            h = torch.where(mask[..., None], h, h.new_zeros(()))
         out = self.output_proj(h)
         if not all_valid:
             out = torch.where(mask[..., None], out, out.new_zeros(()))
@@ -384,4 +424,5 @@ class MotionTransformerDenoiser(nn.Module):
                 f'num_heads={self.num_heads}, pos_encoding={self.pos_encoding!r}, '
                 f'max_length={self.max_length}, '
                 f'timestep_conditioning={self.timestep_conditioning!r}, '
-                f'prediction_type={self.prediction_type!r}')
+                f'prediction_type={self.prediction_type!r}, '
+                f'proj_kernel_size={self.proj_kernel_size}')
