@@ -4,7 +4,7 @@ Usage:
     python benchmarks/bench_sample.py CONFIG [--checkpoint CKPT] [--steps 10 20 50]
         [--batch-sizes 1 4 16] [--samplers config DPMSolverMultistepSampler] [--length 196]
         [--guidances none config cfg autoguidance autoguidance_dropout autoguidance+cfg]
-        [--repeats 5] [--threads 2]
+        [--repeats 5] [--threads 2] [--cfg-options k=v ...]
 
 ``nfe`` is the number of network forward calls per generated batch, main denoiser plus weak
 model (guidance that shares the network evaluates main and condition-dropped references in
@@ -47,6 +47,9 @@ def parse_args():
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--device', default='cpu')
+    from mmengine.config import DictAction
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='config overrides, e.g. model.denoiser.proj_kernel_size=1')
     return p.parse_args()
 
 
@@ -79,7 +82,11 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     from mdkit.apis import MotionGenerator
-    gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device)
+    try:
+        gen = MotionGenerator.from_config(args.config, args.checkpoint, device=args.device,
+                                          cfg_options=args.cfg_options)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f'error: {e}') from None
     model = gen.model
     guidance = model.guidance
     from mdkit.registry import DIFFUSION_SCHEDULERS
