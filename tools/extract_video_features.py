@@ -73,10 +73,11 @@ def build_encoder(spec: str, pretrained: str | None, device: str):
 
     register_all_modules()
     if spec.endswith('.py') or osp.isfile(spec):
-        if not osp.isfile(spec):
-            sys.exit(f'error: config file not found: {spec}')
-        from mmengine.config import Config
-        cfg = Config.fromfile(spec)
+        from mdkit.utils import load_config
+        try:
+            cfg = load_config(spec)
+        except FileNotFoundError as e:
+            sys.exit(f'error: {e}')
         if 'video_encoder' not in cfg:
             sys.exit(f'error: {spec} defines no `video_encoder`')
         enc_cfg = cfg.video_encoder.to_dict()

@@ -214,8 +214,8 @@ def test_frame_window_projections():
     out = net(batch, t, _lengths_mask([11], 20), _cond(1))
     torch.testing.assert_close(out[0, :11], alone[0], atol=1e-5, rtol=0)
     assert (out[0, 11:] == 0).all()
-    # a change at one frame reaches at most 2 + 2 frames further through the two projections
-    # and the layers' attention everywhere; with the layers' gates at zero only the window
+    # with the layers' adaLN gates still at zero (as built), only the two 5-frame windows mix
+    # frames: a change at frame 5 reaches frames 1..9 and no others
     net0 = _net(proj_kernel_size=5).eval()
     x2 = x.clone()
     x2[0, 5] += 1.0
